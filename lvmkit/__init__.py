@@ -1,0 +1,3 @@
+"""lvmkit: consistent, provable, rehearsed backups from LVM snapshots."""
+
+__version__ = "0.1.0"
