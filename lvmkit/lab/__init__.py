@@ -1,0 +1,129 @@
+"""The lab: real LVM on loop-backed volume groups, wherever this machine allows it.
+
+On a host whose kernel has device-mapper, the lab is a loop-backed volume group on the
+host itself. On a host without it, the lab is a QEMU guest under software emulation
+(see `vm.py`) with the same volume group inside. Both are built by `vagrant/provision.sh`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..errors import LabError
+from ..host import Host, utc_now
+from . import vm
+from .paths import LabPaths
+
+PROVISION_SCRIPT = Path(__file__).resolve().parents[2] / "vagrant" / "provision.sh"
+LAB_VG = "labvg"
+
+
+@dataclass(frozen=True)
+class LabState:
+    kind: str  # "vm": the emulated guest; "local": loop devices on this host
+    started: str
+    port: int | None = None
+    pid: int | None = None
+
+
+def has_device_mapper() -> bool:
+    # /dev/mapper/control can exist (lvm2's packaging creates it) while the kernel lacks
+    # the driver; the kernel's list of misc devices tells the truth.
+    try:
+        return any(line.split()[1:] == ["device-mapper"] for line in Path("/proc/misc").read_text().splitlines())
+    except OSError:
+        return False
+
+
+def read_state(paths: LabPaths) -> LabState | None:
+    try:
+        return LabState(**json.loads(paths.state_file.read_text()))
+    except FileNotFoundError:
+        return None
+
+
+def is_up(state: LabState | None) -> bool:
+    if state is None:
+        return False
+    return state.kind == "local" or (state.pid is not None and vm.is_running(state.pid))
+
+
+def up(local: Host, paths: LabPaths, *, port: int | None = None, use_vm: bool | None = None) -> LabState:
+    """Bring the lab up and build its volume group; refuse when one is up already."""
+    state = read_state(paths)
+    if is_up(state):
+        where = f"QEMU pid {state.pid}, SSH on 127.0.0.1:{state.port}" if state.kind == "vm" else "on this host"
+        raise LabError(f"a lab is up already ({where}, since {state.started}); use it, or `lvmkit lab down` first")
+    if state is not None:  # a lab that died without `lab down`
+        _forget(paths)
+    _require_provision_script()
+    if use_vm is None:
+        use_vm = not has_device_mapper()
+    if not use_vm:
+        state = LabState(kind="local", started=utc_now().isoformat())
+        local.run(_provision_argv(paths, []), changes=True, timeout=900)
+    else:
+        if port is None:
+            port = vm.free_port()
+        else:
+            vm.check_port_free(port)
+        pid = vm.boot(local, paths, port)
+        state = LabState(kind="vm", started=utc_now().isoformat(), port=port, pid=pid)
+        try:
+            vm.guest_host(paths, port, local).run(_provision_argv(paths, []), changes=True, timeout=900)
+        except BaseException:
+            vm.stop(pid)
+            _forget(paths)
+            raise
+    paths.run.mkdir(parents=True, exist_ok=True)
+    paths.state_file.write_text(json.dumps(asdict(state), indent=2) + "\n")
+    return state
+
+
+def down(local: Host, paths: LabPaths) -> LabState:
+    """Stop the lab and remove every trace of it (guest, loop devices, run files)."""
+    state = read_state(paths)
+    if state is None:
+        raise LabError(f"no lab is up (no {paths.state_file}); nothing to take down")
+    if state.kind == "local":
+        local.run(_provision_argv(paths, ["--destroy"]), changes=True, timeout=300)
+    else:
+        host = vm.guest_host(paths, state.port, local)
+        if state.pid is not None:
+            vm.stop(state.pid)
+        host.close()
+    _forget(paths)
+    return state
+
+
+def connect(local: Host, paths: LabPaths | None = None) -> Host:
+    """A Host that runs commands in the running lab."""
+    paths = paths or LabPaths.default()
+    state = read_state(paths)
+    if not is_up(state):
+        raise LabError("no lab is up: start one with `lvmkit lab up`")
+    if state.kind == "local":
+        return local
+    return vm.guest_host(paths, state.port, local)
+
+
+def _provision_argv(paths: LabPaths, arguments: list[str]) -> list[str]:
+    return ["env", f"LVMKIT_LOOP_DIR={paths.loops}", f"LVMKIT_LAB_VG={LAB_VG}",
+            "bash", str(PROVISION_SCRIPT), *arguments]
+
+
+def _require_provision_script() -> None:
+    if not PROVISION_SCRIPT.exists():
+        raise LabError(
+            f"{PROVISION_SCRIPT} is missing: the lab is built by the repository's "
+            f"vagrant/provision.sh; run lvmkit from a clone of the repository (pip install -e .)"
+        )
+
+
+def _forget(paths: LabPaths) -> None:
+    shutil.rmtree(paths.run, ignore_errors=True)
+    if paths.share.exists():
+        shutil.rmtree(paths.share, ignore_errors=True)

@@ -1,0 +1,66 @@
+"""Where the lab keeps its kernel, keys and the state of a running lab."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_LAB_DIR = Path("/var/lib/lvmkit-lab")
+
+
+@dataclass(frozen=True)
+class LabPaths:
+    root: Path
+
+    @classmethod
+    def default(cls) -> "LabPaths":
+        return cls(Path(os.environ.get("LVMKIT_LAB_DIR", DEFAULT_LAB_DIR)))
+
+    @property
+    def cache(self) -> Path:  # kernel and initramfs, kept across labs
+        return self.root / "cache"
+
+    @property
+    def ssh(self) -> Path:  # keys, kept across labs so known_hosts stays valid
+        return self.root / "ssh"
+
+    @property
+    def client_key(self) -> Path:
+        return self.ssh / "id_ed25519"
+
+    @property
+    def host_key(self) -> Path:
+        return self.ssh / "ssh_host_ed25519_key"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.ssh / "known_hosts"
+
+    @property
+    def sshd_config(self) -> Path:
+        return self.ssh / "sshd_config"
+
+    @property
+    def run(self) -> Path:  # exists only while a lab is up
+        return self.root / "run"
+
+    @property
+    def state_file(self) -> Path:
+        return self.run / "lab.json"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.run / "qemu.pid"
+
+    @property
+    def console_log(self) -> Path:
+        return self.run / "console.log"
+
+    @property
+    def share(self) -> Path:  # read-write in the guest, at this same path
+        return self.root / "share"
+
+    @property
+    def loops(self) -> Path:  # loop files of the volume group (this path, in the guest too)
+        return self.root / "loops"

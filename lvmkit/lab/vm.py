@@ -1,0 +1,174 @@
+"""The emulated lab guest: QEMU under software emulation, reachable over SSH on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+from ..errors import HostUnreachable, LabError
+from ..host import Host, SshHost
+from .initramfs import ensure_initramfs
+from .kernel import ensure_kernel
+from .paths import LabPaths
+
+GUEST_MEMORY_MIB = 4096
+GUEST_CPUS = 2
+BOOT_TIMEOUT_S = 240
+HOST_KEY_ALIAS = "lvmkit-lab"
+HOST_TOOLS = ["qemu-system-x86_64", "ssh", "ssh-keygen", "busybox", "cpio", "modprobe",
+              "depmod", "apt-get", "dpkg-deb", "sshd"]
+
+
+def boot(host: Host, paths: LabPaths, port: int) -> int:
+    """Start the guest in the background; return QEMU's pid once SSH answers."""
+    host.require_tools(HOST_TOOLS)
+    kernel = ensure_kernel(host, paths.cache)
+    initramfs = ensure_initramfs(host, kernel, paths.cache)
+    _ensure_keys(host, paths)
+    for directory in (paths.run, paths.share):
+        directory.mkdir(parents=True, exist_ok=True)
+    paths.run.chmod(0o700)
+    argv = [
+        "qemu-system-x86_64",
+        # The host's /dev/kvm is a nested hypervisor under which Debian's kernel hangs.
+        "-accel", "tcg",
+        "-m", str(GUEST_MEMORY_MIB), "-smp", str(GUEST_CPUS),
+        "-kernel", str(kernel.vmlinuz), "-initrd", str(initramfs),
+        # panic=-1 with -no-reboot: a guest that panics ends QEMU instead of looping.
+        "-append", f"console=ttyS0 rdinit=/init panic=-1 quiet lvmkit.labdir={paths.root}",
+        "-no-reboot",
+        "-display", "none", "-monitor", "none",
+        "-serial", f"file:{paths.console_log}",
+        # multidevs=remap: without it inode numbers of different host filesystems collide
+        # in the guest and its mounts land on the wrong directories.
+        "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+        "-virtfs", f"local,path={paths.share},mount_tag=labshare,security_model=none,multidevs=remap",
+        "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22",
+        "-device", "virtio-net-pci,netdev=n0",
+        "-pidfile", str(paths.pidfile),
+        "-daemonize",
+    ]
+    host.run(argv, changes=True)
+    pid = int(paths.pidfile.read_text().split()[0])
+    try:
+        _wait_for_ssh(guest_host(paths, port, host), paths, pid)
+    except BaseException:
+        stop(pid)
+        raise
+    return pid
+
+
+def guest_host(paths: LabPaths, port: int, local: Host) -> SshHost:
+    return SshHost(
+        journal=local.journal,
+        dry_run=local.dry_run,
+        user="root",
+        address="127.0.0.1",
+        port=port,
+        identity_file=paths.client_key,
+        known_hosts_file=paths.known_hosts,
+        host_key_alias=HOST_KEY_ALIAS,
+        connect_timeout_s=15,
+        control_dir=paths.run / "ssh-control",
+    )
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            raise LabError(
+                f"port {port} on 127.0.0.1 is taken ({error.strerror}): choose another with "
+                f"--port, or leave --port out and the lab picks a free one"
+            ) from None
+
+
+def is_running(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"qemu-system" in cmdline
+
+
+def stop(pid: int, grace_s: float = 10.0) -> None:
+    """End QEMU: the guest keeps nothing worth a clean shutdown (all of it is tmpfs)."""
+    if not is_running(pid):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while is_running(pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if is_running(pid):
+        os.kill(pid, signal.SIGKILL)
+        while is_running(pid):
+            time.sleep(0.1)
+
+
+def console_tail(paths: LabPaths, lines: int = 20) -> str:
+    try:
+        text = paths.console_log.read_text(errors="replace")
+    except OSError:
+        return "(no console log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _wait_for_ssh(guest: SshHost, paths: LabPaths, pid: int) -> None:
+    began = time.monotonic()
+    while True:
+        if not is_running(pid):
+            raise LabError(f"the lab guest stopped while booting; its console said:\n{console_tail(paths)}")
+        try:
+            guest.run(["true"], timeout=60)
+            return
+        except HostUnreachable:
+            pass
+        waited = time.monotonic() - began
+        if waited > BOOT_TIMEOUT_S:
+            raise LabError(
+                f"the lab guest did not answer SSH on 127.0.0.1:{guest.port} within "
+                f"{BOOT_TIMEOUT_S} s; its console said:\n{console_tail(paths)}"
+            )
+        time.sleep(1)
+
+
+def _ensure_keys(host: Host, paths: LabPaths) -> None:
+    paths.ssh.mkdir(parents=True, exist_ok=True)
+    paths.ssh.chmod(0o700)
+    for key in (paths.client_key, paths.host_key):
+        if not key.exists():
+            # -N "": no passphrase, the key only opens the throwaway lab guest
+            host.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "lvmkit-lab",
+                      "-f", str(key)], changes=True)
+    host_public = Path(f"{paths.host_key}.pub").read_text().split()
+    # The guest answers on a different port each time: its key is known under an alias instead.
+    paths.known_hosts.write_text(f"{HOST_KEY_ALIAS} {host_public[0]} {host_public[1]}\n")
+    (paths.ssh / "authorized_keys").write_text(Path(f"{paths.client_key}.pub").read_text())
+    paths.sshd_config.write_text(
+        "\n".join([
+            "Port 22",
+            f"HostKey {paths.host_key}",
+            f"AuthorizedKeysFile {paths.ssh / 'authorized_keys'}",
+            "PermitRootLogin prohibit-password",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",  # no PAM stack in the guest: every module load costs seconds under emulation
+            "StrictModes no",  # the key files come over 9p with the host's ownership
+            "UseDNS no",
+            "PrintMotd no",
+            "PidFile /run/sshd.pid",
+            "MaxSessions 64",  # one multiplexed connection carries many parallel commands
+            "MaxStartups 64",
+            "",
+        ])
+    )
