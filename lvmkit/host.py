@@ -214,8 +214,12 @@ class SshHost(Host):
     def transport_argv(self, argv: list[str]) -> list[str]:
         # The remote sshd hands the command to a shell; quoting each word makes that shell
         # rebuild exactly this argv, whatever characters it holds.
-        remote = shlex.join(["env", "LC_ALL=C", f"PATH={SUPERUSER_PATH}", *argv])
+        remote = shlex.join([*self.become(), "env", "LC_ALL=C", f"PATH={SUPERUSER_PATH}", *argv])
         return ["ssh", *self.ssh_options(), self.address.strip("[]"), "--", remote]
+
+    def become(self) -> list[str]:
+        # LVM needs root: a login other than root gets there with sudo; -n: fail, never prompt
+        return [] if self.user in (None, "root") else ["sudo", "-n"]
 
     def check_transport(self, returncode: int, stderr: str) -> None:
         if returncode == 255 and any(s in stderr for s in SSH_TRANSPORT_FAILURES):
@@ -228,7 +232,7 @@ class SshHost(Host):
     def attach(self, argv: list[str] | None = None) -> int:
         """Run argv (or a login shell) with this terminal attached; return its exit code."""
         start = utc_now()
-        remote = [] if argv is None else ["--", shlex.join(["env", "LC_ALL=C", *_checked_argv(argv)])]
+        remote = [] if argv is None else ["--", shlex.join([*self.become(), "env", "LC_ALL=C", *_checked_argv(argv)])]
         # -t: a terminal for the shell or full-screen tools, when there is one to give
         tty = ["-t"] if os.isatty(0) else []
         returncode = subprocess.run(

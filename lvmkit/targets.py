@@ -1,4 +1,4 @@
-"""Turn a --host value into a Host: `local`, `lab` or `ssh://[user@]host[:port]`."""
+"""Turn a --host value into a Host: `local`, `lab`, `vagrant[:MACHINE]` or `ssh://[user@]host[:port]`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,13 @@ from pathlib import Path
 
 from . import lab
 from .errors import UsageError
-from .host import Host, parse_ssh_url
+from .host import Host, SshHost, parse_ssh_url
 from .journal import Journal
 
 DEFAULT_JOURNAL = Path("/var/log/lvmkit/journal.jsonl")
+VAGRANT_DIR = Path(__file__).resolve().parents[1] / "vagrant"
+VAGRANT_MACHINES = ("debian12", "rocky9")
+VAGRANT_DEFAULT_MACHINE = "debian12"
 
 
 def default_journal_path() -> Path:
@@ -25,4 +28,27 @@ def connect(spec: str, journal: Journal, *, dry_run: bool = False) -> Host:
         return lab.connect(local)
     if spec.startswith("ssh://"):
         return parse_ssh_url(spec, journal=journal, dry_run=dry_run)
-    raise UsageError(f"cannot parse host {spec!r}: expected 'local', 'lab' or ssh://[user@]host[:port]")
+    if spec == "vagrant" or spec.startswith("vagrant:"):
+        return vagrant_host(local, spec.partition(":")[2] or VAGRANT_DEFAULT_MACHINE)
+    raise UsageError(
+        f"cannot parse host {spec!r}: expected 'local', 'lab', 'vagrant[:MACHINE]' or ssh://[user@]host[:port]"
+    )
+
+
+def vagrant_host(local: Host, machine: str) -> SshHost:
+    """The Vagrant VM `machine` of vagrant/Vagrantfile, over the SSH settings Vagrant reports."""
+    if machine not in VAGRANT_MACHINES:
+        raise UsageError(f"unknown Vagrant machine {machine!r}: vagrant/Vagrantfile defines {', '.join(VAGRANT_MACHINES)}")
+    config = local.run(["env", f"--chdir={VAGRANT_DIR}", "vagrant", "ssh-config", machine]).stdout
+    settings = {}
+    for line in config.splitlines():
+        key, _, value = line.strip().partition(" ")
+        settings.setdefault(key, value.strip().strip('"'))
+    try:
+        return SshHost(
+            journal=local.journal, dry_run=local.dry_run, user=settings["User"],
+            address=settings["HostName"], port=int(settings["Port"]),
+            identity_file=Path(settings["IdentityFile"]),
+        )
+    except (KeyError, ValueError) as error:
+        raise UsageError(f"`vagrant ssh-config {machine}` did not give HostName, User, Port and IdentityFile: {error}") from None
