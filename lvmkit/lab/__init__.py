@@ -8,6 +8,7 @@ host itself. On a host without it, the lab is a QEMU guest under software emulat
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +54,9 @@ def is_up(state: LabState | None) -> bool:
 
 def up(local: Host, paths: LabPaths, *, port: int | None = None, use_vm: bool | None = None) -> LabState:
     """Bring the lab up and build its volume group; refuse when one is up already."""
+    if os.geteuid() != 0:
+        raise LabError("`lvmkit lab up` must run as root: it creates loop devices, volume groups and "
+                       f"files under {paths.root}; run it with sudo")
     state = read_state(paths)
     if is_up(state):
         where = f"QEMU pid {state.pid}, SSH on 127.0.0.1:{state.port}" if state.kind == "vm" else "on this host"
