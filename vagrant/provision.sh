@@ -99,10 +99,22 @@ build() {
 
 install_boot_unit() {  # loop devices do not survive a reboot: re-attach them at boot
     [[ -d /run/systemd/system ]] || return 0
+    # Vagrant runs a copy of this script from /tmp: install that copy for the unit to call.
     install -m 0755 "$0" /usr/local/sbin/lvmkit-lab-provision
-    local unit
-    unit=$(dirname "$0")/lvmkit-lab-loops.service
-    install -m 0644 "$unit" /etc/systemd/system/lvmkit-lab-loops.service
+    cat >/etc/systemd/system/lvmkit-lab-loops.service <<UNIT
+[Unit]
+Description=Re-attach the loop devices of lvmkit's lab volume group and mount its volumes
+After=local-fs.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+Environment=LVMKIT_LAB_VG=$vg LVMKIT_LOOP_DIR=$loop_dir LVMKIT_LAB_MOUNTS=$mount_dir
+ExecStart=/usr/local/sbin/lvmkit-lab-provision --attach
+
+[Install]
+WantedBy=multi-user.target
+UNIT
     systemctl daemon-reload
     systemctl enable lvmkit-lab-loops.service
 }

@@ -1,0 +1,9 @@
+"""Options shared by every test tier."""
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--lvm-host",
+        default="lab",
+        help="where end-to-end tests run real LVM: lab (default), local, vagrant, or ssh://[user@]host[:port]",
+    )

@@ -1,0 +1,63 @@
+"""End-to-end tests: real LVM, real filesystems, real tools, on the host given by --lvm-host.
+
+They never skip: a host that cannot run LVM fails the session with the reason, because an
+end-to-end test that skips itself proves nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from lvmkit.errors import LvmkitError
+from lvmkit.journal import Journal
+from lvmkit.targets import connect
+
+LAB_VG = "labvg"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "/e2e/" in str(item.path):
+            item.add_marker(pytest.mark.lvm)
+
+
+@pytest.fixture(scope="session")
+def lvm_host(request, tmp_path_factory):
+    spec = request.config.getoption("--lvm-host")
+    journal = Journal(tmp_path_factory.mktemp("journal") / "journal.jsonl")
+    try:
+        host = connect(spec, journal)
+        host.run(["dmsetup", "version"])
+        host.run(["vgs", LAB_VG])
+    except LvmkitError as error:
+        pytest.fail(
+            f"--lvm-host {spec} cannot run the end-to-end tests: {error}\n"
+            f"Start the lab with `lvmkit lab up` (scripts/test does it for you).",
+            pytrace=False,
+        )
+    return host
+
+
+@pytest.fixture
+def unique():
+    """A short suffix that keeps names of one test's volumes apart from any other's."""
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture
+def scratch_volume(lvm_host, unique):
+    """A fresh ext4 volume in the lab's volume group, mounted; removed afterwards."""
+    name = f"t_{unique}"
+    mountpoint = f"/run/lvmkit-test/{name}"
+    lvm_host.run(["lvcreate", "--quiet", "--yes", "-L", "64M", "-n", name, LAB_VG], changes=True)
+    try:
+        lvm_host.run(["mkfs.ext4", "-q", f"/dev/{LAB_VG}/{name}"], changes=True)
+        lvm_host.run(["mkdir", "-p", mountpoint], changes=True)
+        lvm_host.run(["mount", f"/dev/{LAB_VG}/{name}", mountpoint], changes=True)
+        yield {"vg": LAB_VG, "lv": name, "device": f"/dev/{LAB_VG}/{name}", "mountpoint": mountpoint}
+    finally:
+        lvm_host.run(["umount", mountpoint], changes=True, check=False)
+        lvm_host.run(["rmdir", mountpoint], changes=True, check=False)
+        lvm_host.run(["lvremove", "--quiet", "--yes", f"{LAB_VG}/{name}"], changes=True, check=False)
