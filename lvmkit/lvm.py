@@ -3,8 +3,9 @@
 The query functions run a report command through a Host; the parse_* functions take the raw
 JSON text, so tests feed them recorded outputs. Both JSON flavours are accepted:
 `--reportformat json` (LVM 2.02.158 and later: every value a string, "" when undefined) and
-`--reportformat json_std` (LVM 2.03.17 and later: numbers unquoted, null when undefined,
-string lists such as lv_tags as JSON arrays). lvmkit itself asks for `json`, which every
+`--reportformat json_std` (LVM 2.03.17 and later: counts and percentages unquoted, null
+when undefined, string lists such as lv_tags as JSON arrays; sizes stay strings, "" when
+undefined, as recorded from LVM 2.03.31). lvmkit itself asks for `json`, which every
 LVM with JSON reports understands.
 
 Sizes are bytes (int). Percentages are `float | None`: None means "not applicable", never 0.

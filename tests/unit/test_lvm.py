@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -508,47 +509,59 @@ def test_parse_lvs_with_lab_output_gives_sizes_as_int_bytes(lab_lvs):
 
 
 # The lab's LVM (2.03.16) refuses json_std (tests/fixtures/lvm/lvs-json_std-unsupported.stderr),
-# so its twin is derived from the recorded json by the rules of libdm's JSON writer
-# (_output_field_json_fmt, LVM 2.03.17+): numeric fields unquoted, an empty numeric field
-# null, a string list a JSON array.
-NUMERIC_FIELDS = {
-    "lv_size", "origin_size", "data_percent", "snap_percent", "metadata_percent",
-    "vg_size", "vg_free", "vg_extent_size", "vg_extent_count", "vg_free_count", "lv_count",
-    "snap_count", "pv_count", "pv_size", "pv_free",
-}
-LIST_FIELDS = {"lv_tags", "vg_tags"}
+# so the *-lab-json_std.json twins were recorded from the same VG by Debian trixie's LVM
+# (tests/fixtures/lvm/json_std-version.txt) in a chroot in the lab guest, by
+# tests/fixtures/record_json_std.py, a few minutes after the json ones: the same snapshots,
+# named js_* instead of rec_*, so their names, uuids and times differ.
+STABLE_LVS = ["ext4vol", "xfsvol", "pool", "thinvol", "pool_tdata", "pool_tmeta", "lvol0_pmspare"]
+SNAPSHOT_TWINS = [("rec_valid", "js_valid"), ("rec_overflowed", "js_overflowed"), ("rec_thin", "js_thin")]
 
 
-def as_json_std(text):
-    def value(field, v):
-        if field in LIST_FIELDS:
-            return v.split(",") if v else []
-        if field in NUMERIC_FIELDS:
-            return None if v == "" else json.loads(v)
-        return v
-
-    document = json.loads(text)
-    for report in document["report"]:
-        for rows in report.values():
-            rows[:] = [{f: value(f, v) for f, v in row.items()} for row in rows]
-    return json.dumps(document)
+@pytest.fixture
+def lab_std_lvs(fixture_text):
+    return {lv.name: lv for lv in parse_lvs(fixture_text("lvm/lvs-lab-json_std.json"))}
 
 
-def test_as_json_std_with_lab_output_changes_types_as_libdm_does(fixture_text):
-    rows = json.loads(as_json_std(fixture_text("lvm/lvs-lab.json")))["report"][0]["lv"]
-    valid = next(row for row in rows if row["lv_name"] == "rec_valid")
+def test_lab_json_std_fixture_has_the_json_std_types(fixture_text):
+    rows = {row["lv_name"]: row for row in
+            json.loads(fixture_text("lvm/lvs-lab-json_std.json"))["report"][0]["lv"]}
+    [vg_row] = json.loads(fixture_text("lvm/vgs-lab-json_std.json"))["report"][0]["vg"]
 
-    assert valid["lv_size"] == 8388608 and valid["snap_percent"] == 0.15
-    assert valid["metadata_percent"] is None and valid["lv_tags"][0] == "lvmkit"
+    assert rows["js_valid"]["snap_percent"] == 0.15 and rows["js_valid"]["metadata_percent"] is None
+    assert rows["js_valid"]["lv_tags"] == ["lvmkit", "lvmkit-run-20261126T000000Z"]
+    assert rows["ext4vol"]["lv_tags"] == [] and rows["ext4vol"]["data_percent"] is None
+    assert vg_row["lv_count"] == 7 and vg_row["vg_tags"] == []
+    # Sizes stay strings even in json_std, and an undefined size stays "", not null.
+    assert rows["js_valid"]["lv_size"] == "8388608" and rows["js_thin"]["origin_size"] == ""
 
 
-@pytest.mark.parametrize(
-    "parse, name", [(parse_lvs, "lvs-lab.json"), (parse_vgs, "vgs-lab.json"), (parse_pvs, "pvs-lab.json")]
-)
-def test_parse_with_json_std_form_of_lab_output_gives_equal_dataclasses(fixture_text, parse, name):
-    text = fixture_text(f"lvm/{name}")
+def test_parse_lvs_with_lab_json_std_output_gives_the_same_lvs_as_json(lab_lvs, lab_std_lvs):
+    assert sorted(lab_std_lvs) == sorted(
+        name.replace("rec_", "js_") for name in lab_lvs)
 
-    assert parse(as_json_std(text)) == parse(text)
+
+@pytest.mark.parametrize("name", STABLE_LVS)
+def test_parse_lvs_with_lab_json_std_output_gives_equal_stable_lv(lab_lvs, lab_std_lvs, name):
+    assert lab_std_lvs[name] == lab_lvs[name]
+
+
+@pytest.mark.parametrize("json_name, std_name", SNAPSHOT_TWINS)
+def test_parse_lvs_with_lab_json_std_output_gives_equal_snapshot_facts(
+    lab_lvs, lab_std_lvs, json_name, std_name
+):
+    snapshot, twin = lab_lvs[json_name], lab_std_lvs[std_name]
+    moment_specific = {field: getattr(snapshot, field)
+                       for field in ("name", "path", "dm_path", "uuid", "time")}
+
+    assert replace(twin, **moment_specific) == snapshot
+    assert (twin.attr.is_invalid_snapshot, twin.attr.skip_activation, twin.snap_percent, twin.tags) == (
+        snapshot.attr.is_invalid_snapshot, snapshot.attr.skip_activation, snapshot.snap_percent,
+        snapshot.tags)
+
+
+@pytest.mark.parametrize("parse, name", [(parse_vgs, "vgs-lab"), (parse_pvs, "pvs-lab")])
+def test_parse_with_lab_json_std_output_gives_equal_dataclasses(fixture_text, parse, name):
+    assert parse(fixture_text(f"lvm/{name}-json_std.json")) == parse(fixture_text(f"lvm/{name}.json"))
 
 
 def test_parse_vgs_with_lab_output_gives_counts_and_sizes(fixture_text, lab_lvs):
