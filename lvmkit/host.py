@@ -14,6 +14,7 @@ import os
 import re
 import shlex
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -110,6 +111,24 @@ class Host:
             raise CommandError(self.name, argv, returncode, stderr_tail(stderr))
         return CommandResult(argv, returncode, stdout, stderr, duration)
 
+    def start(self, argv: list[str], *, changes: bool = True) -> "RunningCommand":
+        """Start a long command (an engine) in the background; see RunningCommand."""
+        argv = _checked_argv(argv)
+        if self.dry_run and changes:
+            raise RuntimeError("a dry run shows the plan; it never starts commands that change state")
+        # The wrapper names the process group's leader, so that it can be stopped and watched
+        # on the machine where it runs, also when that machine is at the other end of SSH.
+        wrapped = ["sh", "-c", 'echo "lvmkit-pid $$" >&2; exec "$@"', "sh", *argv]
+        popen = subprocess.Popen(
+            self.transport_argv(wrapped),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.environment(),
+            start_new_session=True,  # our own process group: a terminal's Ctrl-C reaches lvmkit only
+        )
+        return RunningCommand(self, argv, changes, popen)
+
     def missing_tools(self, tools: list[str]) -> list[str]:
         """The tools of `tools` that are not on this host's PATH, in one round trip."""
         # The script is constant; tool names arrive as positional parameters, never as code.
@@ -147,6 +166,66 @@ class Host:
                 stderr=bounded(stderr),
             )
         )
+
+
+class RunningCommand:
+    """A command running in the background: read its pid, stop it, wait for its result."""
+
+    def __init__(self, host: Host, argv: list[str], changes: bool, popen: subprocess.Popen):
+        self.host, self.argv, self.changes, self._popen = host, argv, changes, popen
+        self._start, self._began = utc_now(), time.monotonic()
+        self._stdout: list[bytes] = []
+        self._stderr: list[bytes] = []
+        self._pid_known = threading.Event()
+        self.pid: int | None = None  # on the machine where the command runs
+        self._readers = [
+            threading.Thread(target=self._read, args=(popen.stdout, self._stdout, False), daemon=True),
+            threading.Thread(target=self._read, args=(popen.stderr, self._stderr, True), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream, sink: list[bytes], is_stderr: bool) -> None:
+        for line in iter(stream.readline, b""):
+            if is_stderr and self.pid is None and line.startswith(b"lvmkit-pid "):
+                self.pid = int(line.split()[1])
+                self._pid_known.set()
+                continue
+            sink.append(line)
+        self._pid_known.set()  # the stream ended: no pid will come
+
+    def remote_pid(self, timeout: float = 30.0) -> int | None:
+        self._pid_known.wait(timeout)
+        return self.pid
+
+    def poll(self) -> int | None:
+        return self._popen.poll()
+
+    def stderr_so_far(self) -> str:
+        return b"".join(self._stderr).decode(errors="replace")
+
+    def terminate(self) -> None:
+        """Stop the command's whole process group where it runs, then this end too."""
+        pid = self.remote_pid(timeout=5)
+        if pid is not None and self.poll() is None:
+            # The group's leader is our wrapper, exec'd into the command: '-PID' is its group.
+            self.host.run(["kill", "-TERM", "--", f"-{pid}"], check=False, changes=True)
+        try:
+            self._popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._popen.kill()
+
+    def wait(self, *, check: bool = True) -> CommandResult:
+        returncode = self._popen.wait()
+        for reader in self._readers:
+            reader.join()
+        stdout = b"".join(self._stdout).decode(errors="replace")
+        stderr = b"".join(self._stderr).decode(errors="replace")
+        self.host._record(self.argv, self.changes, False, self._start, utc_now(), returncode, stdout, stderr)
+        self.host.check_transport(returncode, stderr)
+        if check and returncode != 0:
+            raise CommandError(self.host.name, self.argv, returncode, stderr_tail(stderr))
+        return CommandResult(self.argv, returncode, stdout, stderr, time.monotonic() - self._began)
 
 
 SSH_URL = re.compile(

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .host import Host
 from .lvm import LogicalVolume, VolumeGroup, list_lvs, list_vgs
+from .sizes import human
 
 LVMKIT_TAG = "lvmkit"  # every volume lvmkit creates carries it
 
@@ -69,15 +70,6 @@ def kind(lv: LogicalVolume) -> str:
 def usage(lv: LogicalVolume) -> str:
     percent = lv.snap_percent if lv.attr.is_snapshot else lv.data_percent
     return "" if percent is None else f"{percent:.2f}%"
-
-
-def human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
 
 
 def _volume_dict(lv: LogicalVolume) -> dict:

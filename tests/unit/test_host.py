@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import socket
+import time
 
 import pytest
 
@@ -171,3 +172,25 @@ def test_ssh_login_other_than_root_runs_commands_through_sudo():
 def test_connect_with_unknown_vagrant_machine_names_the_defined_ones():
     with pytest.raises(UsageError, match="defines debian12, rocky9"):
         connect("vagrant:centos", Journal())
+
+
+def test_start_with_long_command_reports_pid_and_result(tmp_path):
+    journal = Journal()
+    running = Host(journal=journal).start(["sh", "-c", "echo out; echo err >&2; exit 4"])
+    assert running.remote_pid() is not None
+    result = running.wait(check=False)
+    assert (result.returncode, result.stdout, result.stderr) == (4, "out\n", "err\n")
+    assert journal.entries[-1].argv == ["sh", "-c", "echo out; echo err >&2; exit 4"]
+    assert journal.entries[-1].returncode == 4
+
+
+def test_terminate_stops_the_whole_process_group(tmp_path):
+    marker = tmp_path / "child-survived"
+    # the child sleeps, then would leave a mark; stopping the group must stop the child too
+    running = Host().start(["sh", "-c", f"(sleep 2; touch {marker}) & wait"])
+    pid = running.remote_pid()
+    running.terminate()
+    assert running.wait(check=False).returncode != 0
+    time.sleep(2.5)
+    assert not marker.exists()
+    assert pid is not None
