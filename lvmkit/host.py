@@ -16,10 +16,12 @@ import shlex
 import subprocess
 import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import signals
 from .errors import CommandError, HostUnreachable, MissingToolError, UsageError
 from .journal import Journal, JournalEntry, bounded
 
@@ -86,6 +88,18 @@ class Host:
             self._record(argv, changes, True, start, start, None, "", "")
             return CommandResult(argv, 0, "", "", 0.0, planned=True)
         began = time.monotonic()
+        # A state change runs to its end even when Ctrl-C or SIGTERM arrives meanwhile;
+        # the signal is raised right after, and the undo then knows what exists.
+        with signals.deferred() if changes else nullcontext():
+            returncode, stdout, stderr = self._complete(argv, input, timeout)
+            self._record(argv, changes, False, start, utc_now(), returncode, stdout, stderr)
+        duration = time.monotonic() - began
+        self.check_transport(returncode, stderr)
+        if check and returncode != 0:
+            raise CommandError(self.name, argv, returncode, stderr_tail(stderr))
+        return CommandResult(argv, returncode, stdout, stderr, duration)
+
+    def _complete(self, argv: list[str], input: str | None, timeout: float | None) -> tuple[int, str, str]:
         try:
             completed = subprocess.run(
                 self.transport_argv(argv),
@@ -97,19 +111,12 @@ class Host:
                 timeout=timeout,
                 check=False,
             )
-            returncode, stdout, stderr = completed.returncode, completed.stdout, completed.stderr
         except subprocess.TimeoutExpired as expired:
-            returncode = 124  # the exit code timeout(1) uses, so journals read alike
-            stdout = _text(expired.stdout)
-            stderr = _text(expired.stderr) + f"\nlvmkit: timed out after {timeout} s"
+            # 124: the exit code timeout(1) uses, so journals read alike
+            return 124, _text(expired.stdout), _text(expired.stderr) + f"\nlvmkit: timed out after {timeout} s"
         except FileNotFoundError:
-            returncode, stdout, stderr = 127, "", f"{argv[0]}: command not found"
-        duration = time.monotonic() - began
-        self._record(argv, changes, False, start, utc_now(), returncode, stdout, stderr)
-        self.check_transport(returncode, stderr)
-        if check and returncode != 0:
-            raise CommandError(self.name, argv, returncode, stderr_tail(stderr))
-        return CommandResult(argv, returncode, stdout, stderr, duration)
+            return 127, "", f"{argv[0]}: command not found"
+        return completed.returncode, completed.stdout, completed.stderr
 
     def start(self, argv: list[str], *, changes: bool = True) -> "RunningCommand":
         """Start a long command (an engine) in the background; see RunningCommand."""
@@ -192,7 +199,8 @@ class RunningCommand:
                 self._pid_known.set()
                 continue
             sink.append(line)
-        self._pid_known.set()  # the stream ended: no pid will come
+        if is_stderr:
+            self._pid_known.set()  # stderr ended: no pid will come
 
     def remote_pid(self, timeout: float = 30.0) -> int | None:
         self._pid_known.wait(timeout)

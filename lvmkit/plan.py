@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import sys
-import threading
-from contextlib import contextmanager
 from shlex import join
 import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from . import signals
 from .host import Host
 
 Argv = list[str]
@@ -90,9 +88,13 @@ class StepRecord:
     error: str | None = None
 
 
+def default_log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def execute(plan: Plan, host: Host, *, log=None) -> list[StepRecord]:
     """Run every step; on failure undo completed steps in reverse and re-raise."""
-    log = log or (lambda message: print(message, file=sys.stderr, flush=True))
+    log = log or default_log
     records: list[StepRecord] = []
     completed: list[tuple[Step, StepRecord]] = []
     for number, step in enumerate(plan.steps, 1):
@@ -117,21 +119,8 @@ def execute(plan: Plan, host: Host, *, log=None) -> list[StepRecord]:
 
 def _undo(completed: list[tuple[Step, StepRecord]], host: Host, log) -> None:
     # A second Ctrl-C or SIGTERM must not cut the undo short and leave a snapshot behind.
-    with _signals_deferred():
+    with signals.deferred():
         _undo_steps(completed, host, log)
-
-
-@contextmanager
-def _signals_deferred():
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _undo_steps(completed: list[tuple[Step, StepRecord]], host: Host, log) -> None:
