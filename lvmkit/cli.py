@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 from . import __version__, lab
-from .errors import LvmkitError
+from . import backup as backup_module
+from . import cleanup as cleanup_module
+from . import listing as listing_module
+from . import restore as restore_module
+from . import verify as verify_module
+from .engines import ENGINES
+from .guard import GuardSettings
+from .errors import LvmkitError, UsageError
 from .host import Host
+from .sizes import human
 from .journal import Journal
 from .lab.paths import LabPaths
 from .status import read_status, render
@@ -27,6 +36,60 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="volume groups, volumes and snapshots of the host")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(handler=cmd_status)
+
+    backup = commands.add_parser("backup", help="back up a logical volume from an LVM snapshot")
+    backup.add_argument("origin", metavar="VG/LV")
+    backup.add_argument("--dest", required=True, help="directory for the archive set (on the host)")
+    backup.add_argument("--engine", default="fsarchiver", help=f"one of: {', '.join(ENGINES)} (default fsarchiver)")
+    backup.add_argument("--snapshot-size", default=None,
+                        help="room for changes while the backup reads: 5G, 512M or 20%%ORIGIN (default 20%%ORIGIN)")
+    backup.add_argument("--name", default=None, help="archive set name (default VG-LV-RUNID)")
+    backup.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="an engine setting, e.g. zstd_level=3 (repeatable)")
+    backup.add_argument("--keep-snapshot-on-failure", action="store_true",
+                        help="leave the snapshot in place when the backup fails, to retry from it")
+    backup.add_argument("--autoextend", action="store_true",
+                        help="grow the snapshot (lvextend) while the volume group has room, before it fills")
+    backup.add_argument("--autoextend-step", default="20%ORIGIN", help="how much to grow each time (default 20%%ORIGIN)")
+    backup.add_argument("--autoextend-max", default="100%ORIGIN", help="never grow beyond this (default 100%%ORIGIN)")
+    backup.add_argument("--extend-at", type=float, default=60.0, metavar="PERCENT",
+                        help="grow when the snapshot is this full (default 60)")
+    backup.add_argument("--warn-at", type=float, default=80.0, metavar="PERCENT",
+                        help="warn when the snapshot is this full (default 80)")
+    backup.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
+    backup.add_argument("--json", action="store_true", help="print the manifest (or the plan) as JSON")
+    backup.set_defaults(handler=cmd_backup)
+
+    verify = commands.add_parser("verify", help="check an archive set; --deep restores it to a scratch volume")
+    verify.add_argument("archive", metavar="ARCHIVE_SET")
+    verify.add_argument("--deep", action="store_true", help="restore into a scratch volume and compare contents")
+    verify.add_argument("--scratch-vg", default=None, help="volume group for the scratch volume (default: the origin's)")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(handler=cmd_verify)
+
+    restore = commands.add_parser("restore", help="restore an archive set onto a volume")
+    restore.add_argument("archive", metavar="ARCHIVE_SET")
+    target = restore.add_mutually_exclusive_group(required=True)
+    target.add_argument("--to", metavar="VG/LV", help="an existing, unmounted volume: it is overwritten")
+    target.add_argument("--to-new", metavar="VG/NAME", help="create this volume, sized from the manifest")
+    restore.add_argument("--confirm", metavar="VG/LV", help="repeat the --to volume's name to confirm")
+    restore.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
+    restore.add_argument("--json", action="store_true")
+    restore.set_defaults(handler=cmd_restore)
+
+    listing = commands.add_parser("list", help="archive sets in a directory, newest first")
+    listing.add_argument("directory", metavar="DIR")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_list)
+
+    clean = commands.add_parser("cleanup", help="remove what crashed runs left: snapshots, mounts, locks, partial archive sets")
+    clean.add_argument("--dest", action="append", default=[], metavar="DIR",
+                       help="also remove partial archive sets of dead runs in DIR (repeatable)")
+    clean.add_argument("--run", action="append", default=None, metavar="RUN_ID",
+                       help="only this run's leftovers (repeatable)")
+    clean.add_argument("--dry-run", action="store_true", help="show what would be removed, change nothing")
+    clean.add_argument("--json", action="store_true")
+    clean.set_defaults(handler=cmd_cleanup)
 
     lab_parser = commands.add_parser("lab", help="the built-in lab: real LVM on loop-backed volume groups")
     lab_commands = lab_parser.add_subparsers(dest="lab_command", required=True, metavar="ACTION")
@@ -50,6 +113,92 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_status(args, journal: Journal) -> int:
     status = read_status(connect(args.host, journal))
     print(json.dumps(status.as_dict(), indent=2) if args.json else render(status))
+    return 0
+
+
+def cmd_backup(args, journal: Journal) -> int:
+    host = connect(args.host, journal)
+    request = backup_module.BackupRequest(
+        origin=args.origin, dest=args.dest, engine=args.engine, snapshot_size=args.snapshot_size,
+        name=args.name, engine_options=parse_engine_options(args.engine_option),
+        keep_snapshot_on_failure=args.keep_snapshot_on_failure,
+        guard=GuardSettings(autoextend=args.autoextend, autoextend_step=args.autoextend_step,
+                            autoextend_max=args.autoextend_max, extend_at_percent=args.extend_at,
+                            warn_at_percent=args.warn_at),
+    )
+    if args.dry_run:
+        run = backup_module.prepare(host, request)
+        return show_plan(backup_module.plan(run), run.preflight, args.json)
+    run = backup_module.backup(host, request)
+    if args.json:
+        print(json.dumps(run.manifest, indent=2))
+    else:
+        m = run.manifest
+        print(f"backed up {args.origin} to {run.paths.final}\n"
+              f"  engine {m['engine']['name']} {m['engine']['version']}, archive {human(m['bytes_written'])}, "
+              f"{m['digest']['files']} files, snapshot peak {m['snapshot']['peak_percent'] or 0:.1f}%\n"
+              f"  check it anywhere with: cd {run.paths.final} && sha256sum -c SHA256SUMS")
+    return 0
+
+
+def cmd_verify(args, journal: Journal) -> int:
+    result = verify_module.verify(connect(args.host, journal), args.archive, deep=args.deep, scratch_vg=args.scratch_vg)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+    else:
+        print(f"verify {args.archive}{' (deep)' if args.deep else ''}:\n{result.checks.render()}")
+        print("verified" if result.passed else "VERIFICATION FAILED")
+    return 0 if result.passed else 1
+
+
+def cmd_restore(args, journal: Journal) -> int:
+    host = connect(args.host, journal)
+    request = restore_module.RestoreRequest(args.archive, to=args.to, confirm=args.confirm, to_new=args.to_new)
+    if args.dry_run:
+        run = restore_module.prepare(host, request)
+        return show_plan(restore_module.plan(run), run.preflight, args.json)
+    run = restore_module.restore(host, request)
+    comparison = run.comparison
+    if args.json:
+        print(json.dumps(run.result, indent=2))
+    else:
+        outcome = "content digest equal: restore proved" if comparison.equal else "CONTENT DIFFERS"
+        print(f"restored {args.archive} onto {run.vg}/{run.lv} in {run.duration_s:.1f} s\n  {outcome}: {comparison.summary()}")
+    return 0 if comparison.equal else 1
+
+
+def cmd_list(args, journal: Journal) -> int:
+    sets = listing_module.list_sets(connect(args.host, journal), args.directory)
+    if args.json:
+        print(json.dumps([{"path": s.path, "manifest": s.manifest, "verification": s.verification,
+                           "problem": s.problem} for s in sets], indent=2))
+    else:
+        print(listing_module.render(sets) if sets else f"no archive sets in {args.directory}")
+    return 0
+
+
+def cmd_cleanup(args, journal: Journal) -> int:
+    host = connect(args.host, journal, dry_run=args.dry_run)
+    report = cleanup_module.cleanup(host, dry_run=args.dry_run, destinations=args.dest, only_runs=args.run)
+    print(json.dumps(report.as_dict(), indent=2) if args.json else cleanup_module.render(report))
+    return 0 if report.clean else 1
+
+
+def parse_engine_options(pairs: list[str]) -> dict[str, str]:
+    options = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--engine-option {pair!r}: write KEY=VALUE, e.g. zstd_level=3")
+        options[key] = value
+    return options
+
+
+def show_plan(the_plan, preflight, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({**the_plan.as_dict(), "sha256": the_plan.sha256, "preflight": preflight.as_list()}, indent=2))
+    else:
+        print(f"preflight:\n{preflight.render()}\n\n{the_plan.render()}\n\n(dry run: nothing was changed)")
     return 0
 
 
@@ -92,17 +241,31 @@ def cmd_lab_down(args, journal: Journal) -> int:
     return 0
 
 
+class Terminated(BaseException):
+    """SIGTERM, turned into an exception so that every step's undo runs (like Ctrl-C)."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     journal = Journal(args.journal or default_journal_path())
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return args.handler(args, journal)
     except LvmkitError as error:
         print(f"lvmkit: {error}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(error, UsageError) else 1
     except KeyboardInterrupt:
-        print("lvmkit: interrupted", file=sys.stderr)
+        print("lvmkit: interrupted (SIGINT); what was done has been undone", file=sys.stderr)
         return 130
+    except Terminated:
+        print("lvmkit: terminated (SIGTERM); what was done has been undone", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -123,12 +123,9 @@ class Host:
         argv = _checked_argv(argv)
         if self.dry_run and changes:
             raise RuntimeError("a dry run shows the plan; it never starts commands that change state")
-        # The wrapper names the process group's leader, so that it can be stopped and watched
-        # on the machine where it runs, also when that machine is at the other end of SSH.
-        wrapped = ["sh", "-c", 'echo "lvmkit-pid $$" >&2; exec "$@"', "sh", *argv]
         popen = subprocess.Popen(
-            self.transport_argv(wrapped),
-            stdin=subprocess.DEVNULL,
+            self.transport_argv(["sh", "-c", _TETHERED, "sh", *argv]),
+            stdin=subprocess.PIPE,  # held open, never written: its end tells the far side we died
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=self.environment(),
@@ -173,6 +170,23 @@ class Host:
                 stderr=bounded(stderr),
             )
         )
+
+
+# Runs "$@" tethered to lvmkit: it names its process group's leader (to stop or watch the
+# command on the machine where it runs, also across SSH), and it stops the command when its
+# stdin ends, which happens when lvmkit dies, even by SIGKILL: no engine outlives its run.
+_TETHERED = """
+echo "lvmkit-pid $$" >&2
+exec 3<&0
+"$@" </dev/null &
+child=$!
+{ while read -r _ <&3; do :; done; kill -TERM -$$; } 2>/dev/null &
+watcher=$!
+exec 3<&-
+wait "$child"; status=$?
+kill "$watcher" 2>/dev/null
+exit "$status"
+"""
 
 
 class RunningCommand:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .host import Host
+from .lock import LockInfo, list_locks
 from .lvm import LogicalVolume, VolumeGroup, list_lvs, list_vgs
 from .sizes import human
+from .snapshot import LVMKIT_TAG, run_tag
 
-LVMKIT_TAG = "lvmkit"  # every volume lvmkit creates carries it
+RUN_TAG_PREFIX = run_tag("")
 
 
 @dataclass(frozen=True)
@@ -16,6 +18,7 @@ class HostStatus:
     host: str
     volume_groups: list[VolumeGroup]
     volumes: list[LogicalVolume]
+    locks: list[LockInfo] = field(default_factory=list)
 
     @property
     def snapshots(self) -> list[LogicalVolume]:
@@ -29,12 +32,13 @@ class HostStatus:
                  "snapshot_count": vg.snap_count, "tags": list(vg.tags)}
                 for vg in self.volume_groups
             ],
-            "volumes": [_volume_dict(lv) for lv in self.volumes if not lv.hidden],
+            "volumes": [_volume_dict(lv, self.locks) for lv in self.volumes if not lv.hidden],
+            "locks": [lock.as_dict() for lock in self.locks],
         }
 
 
 def read_status(host: Host) -> HostStatus:
-    return HostStatus(host.name, list_vgs(host), list_lvs(host))
+    return HostStatus(host.name, list_vgs(host), list_lvs(host), list_locks(host))
 
 
 def render(status: HostStatus) -> str:
@@ -51,9 +55,15 @@ def render(status: HostStatus) -> str:
             continue
         rows.append([
             f"{lv.vg_name}/{lv.name}", kind(lv), lv.attr.raw, human(lv.size), lv.origin or "",
-            usage(lv), "yes" if LVMKIT_TAG in lv.tags else "",
+            usage(lv), lvmkit_state(lv, status.locks),
         ])
     lines += _table(["LV", "KIND", "ATTR", "SIZE", "ORIGIN", "USAGE", "LVMKIT"], rows)
+    if status.locks:
+        state = {True: "running", False: "STALE: run `lvmkit cleanup`", None: "on another controller"}
+        lines += ["", *_table(["LOCK", "RUN", "COMMAND", "HOLDER", "SINCE", "STATE"],
+                              [[lock.origin or lock.path, lock.run_id or "?", lock.command or "?",
+                                f"pid {lock.pid} on {lock.controller}", lock.started or "?",
+                                lock.problem or state[lock.alive]] for lock in status.locks])]
     return "\n".join(lines)
 
 
@@ -72,13 +82,23 @@ def usage(lv: LogicalVolume) -> str:
     return "" if percent is None else f"{percent:.2f}%"
 
 
-def _volume_dict(lv: LogicalVolume) -> dict:
+def lvmkit_state(lv: LogicalVolume, locks: list[LockInfo]) -> str:
+    """For a volume lvmkit made: "running" while its run holds a lock, else "STALE"."""
+    if LVMKIT_TAG not in lv.tags:
+        return ""
+    live_runs = {lock.run_id for lock in locks if lock.alive is not False}
+    runs = [tag.removeprefix(RUN_TAG_PREFIX) for tag in lv.tags if tag.startswith(RUN_TAG_PREFIX)]
+    return "running" if any(run in live_runs for run in runs) else "STALE"
+
+
+def _volume_dict(lv: LogicalVolume, locks: list[LockInfo]) -> dict:
     return {
         "vg": lv.vg_name, "name": lv.name, "kind": kind(lv), "attr": lv.attr.raw,
         "size_bytes": lv.size, "origin": lv.origin, "pool": lv.pool_lv,
         "snapshot_percent": lv.snap_percent, "data_percent": lv.data_percent,
         "invalid": lv.attr.is_invalid_snapshot, "active": lv.attr.is_active,
         "open": lv.attr.is_open, "tags": list(lv.tags), "created_by_lvmkit": LVMKIT_TAG in lv.tags,
+        "stale": lvmkit_state(lv, locks) == "STALE",
     }
 
 

@@ -6,15 +6,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .host import Host
 
-# The largest `rchar` (bytes read) among the processes of a process group: the process that
-# reads the source reads the most; pipes behind it read at most as much again.
-_GROUP_BYTES_READ = (
-    'for p in $(pgrep -g "$1"); do sed -n "s/^rchar: //p" "/proc/$p/io" 2>/dev/null; done'
-)
+# One round trip for both readings: the snapshot's status line, then the bytes read
+# (`rchar`) by each process of the engine's process group. The process that reads the source
+# reads the most; pipes behind it read at most as much again, so the largest count is it.
+_READ_BOTH = """
+dmsetup status "$1" 2>/dev/null || echo "missing"
+[ -n "$2" ] || exit 0
+for p in $(pgrep -g "$2"); do sed -n "s/^rchar: /rchar /p" "/proc/$p/io" 2>/dev/null; done
+"""
 
 
 def dm_name(vg: str, lv: str) -> str:
@@ -32,15 +35,23 @@ class SnapshotReading:
     present: bool  # False: the device is gone (removed, or dropped after an overflow)
     invalid: bool  # the kernel marked it invalid: it overflowed
     percent: float | None  # copy-on-write space used (thick) or pool data used (thin)
+    bytes_read: int | None = None  # by the engine, when asked for
 
 
-def read_snapshot(host: Host, vg: str, name: str, thin_pool: str | None = None) -> SnapshotReading:
-    """A thick snapshot's own usage, or for a thin snapshot its pool's data usage."""
+def read_argv(device: str, engine_pid: int | None = None) -> list[str]:
+    return ["bash", "-c", _READ_BOTH, "bash", device, "" if engine_pid is None else str(engine_pid)]
+
+
+def read_snapshot(host: Host, vg: str, name: str, thin_pool: str | None = None,
+                  engine_pid: int | None = None) -> SnapshotReading:
+    """A thick snapshot's own usage, or for a thin snapshot its pool's data usage; with an
+    engine's pid, also the bytes its process group has read, in the same round trip."""
     device = thin_pool_device(vg, thin_pool) if thin_pool else dm_name(vg, name)
-    result = host.run(["dmsetup", "status", device], check=False)
-    if result.returncode != 0:
-        return SnapshotReading(present=False, invalid=True, percent=None)
-    return parse_status(result.stdout)
+    output = host.run(read_argv(device, engine_pid), check=False).stdout.splitlines()
+    status = output[0] if output else "missing"
+    counts = [int(line.split()[1]) for line in output[1:] if line.startswith("rchar ")]
+    reading = SnapshotReading(False, True, None) if status == "missing" else parse_status(status)
+    return replace(reading, bytes_read=max(counts) if counts else None)
 
 
 def parse_status(status: str) -> SnapshotReading:
@@ -60,9 +71,3 @@ def parse_status(status: str) -> SnapshotReading:
         out_of_space = "out_of_data_space" in words
         return SnapshotReading(True, out_of_space, round(100.0 * used / total, 2))
     return SnapshotReading(True, False, None)
-
-
-def group_bytes_read(host: Host, pid: int) -> int | None:
-    result = host.run(["bash", "-c", _GROUP_BYTES_READ, "bash", str(pid)], check=False)
-    counts = [int(word) for word in result.stdout.split() if word.isdigit()]
-    return max(counts) if counts else None

@@ -30,6 +30,11 @@ mount -t sysfs sysfs /newroot/sys
 mount -t devtmpfs devtmpfs /newroot/dev
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts devpts /newroot/dev/pts
+# What udev makes on a real system, and scripts expect (/dev/stdin, /dev/fd/N).
+ln -sf /proc/self/fd /newroot/dev/fd
+ln -sf /proc/self/fd/0 /newroot/dev/stdin
+ln -sf /proc/self/fd/1 /newroot/dev/stdout
+ln -sf /proc/self/fd/2 /newroot/dev/stderr
 for dir in run tmp root; do mount -t tmpfs -o mode=0755 "$dir" "/newroot/$dir"; done
 chmod 1777 /newroot/tmp
 # A clean /root: the host's .bashrc (pyenv init) cost 10 s per SSH command under emulation.

@@ -46,6 +46,41 @@ def unique():
     return uuid.uuid4().hex[:8]
 
 
+@pytest.fixture(scope="session")
+def backup_store(lvm_host):
+    """A real ext4 filesystem for archives, as a backup disk would be (rsync's tree keeps
+    xattrs, which the guest's tmpfs cannot hold)."""
+    name, mountpoint = "t_store", "/run/lvmkit-test/store"
+    lvm_host.run(["lvremove", "--yes", f"{LAB_VG}/{name}"], changes=True, check=False)  # an earlier run's
+    lvm_host.run(["lvcreate", "--quiet", "--yes", "-L", "512M", "-n", name, LAB_VG], changes=True)
+    try:
+        lvm_host.run(["mkfs.ext4", "-q", f"/dev/{LAB_VG}/{name}"], changes=True)
+        lvm_host.run(["mkdir", "-p", mountpoint], changes=True)
+        lvm_host.run(["mount", f"/dev/{LAB_VG}/{name}", mountpoint], changes=True)
+        yield mountpoint
+    finally:
+        lvm_host.run(["umount", mountpoint], changes=True, check=False)
+        lvm_host.run(["lvremove", "--yes", f"{LAB_VG}/{name}"], changes=True, check=False)
+
+
+@pytest.fixture
+def dest(lvm_host, backup_store, unique):
+    """An empty directory for one test's archive sets."""
+    path = f"{backup_store}/{unique}"
+    lvm_host.run(["mkdir", "-p", path], changes=True)
+    yield path
+    lvm_host.run(["umount", path], changes=True, check=False)  # a test's tmpfs over it, if still there
+    lvm_host.run(["rm", "-rf", "--", path], changes=True)
+
+
+@pytest.fixture
+def new_volume(lvm_host, unique):
+    """A name for a volume that the test has lvmkit create; removed afterwards."""
+    name = f"r_{unique}"
+    yield name
+    lvm_host.run(["lvremove", "--yes", f"{LAB_VG}/{name}"], changes=True, check=False)
+
+
 @pytest.fixture
 def scratch_volume(lvm_host, unique):
     """A fresh ext4 volume in the lab's volume group, mounted; removed afterwards."""

@@ -194,3 +194,14 @@ def test_terminate_stops_the_whole_process_group(tmp_path):
     time.sleep(2.5)
     assert not marker.exists()
     assert pid is not None
+
+
+def test_start_with_controller_gone_stops_the_command(tmp_path):
+    """When lvmkit dies (its end of stdin closes), the command it started dies with it."""
+    marker = tmp_path / "outlived-lvmkit"
+    running = Host().start(["sh", "-c", 'sleep 2; touch "$1"', "sh", str(marker)])
+    running.remote_pid()
+    running._popen.stdin.close()  # what the kernel does to every fd of a killed process
+    assert running.wait(check=False).returncode != 0
+    time.sleep(2.5)
+    assert not marker.exists()
