@@ -27,8 +27,10 @@ from .host import Host
 LV_FIELDS = (
     "lv_name", "vg_name", "lv_attr", "lv_size", "origin", "origin_size", "pool_lv",
     "data_percent", "snap_percent", "metadata_percent", "lv_tags", "lv_path", "lv_dm_path",
-    "lv_uuid", "lv_time", "segtype",
+    "lv_uuid", "lv_time",
 )
+# No segment fields (segtype, seg_*): with one, lvs prints a row per segment, and an LV
+# extended in pieces (a snapshot grown by --autoextend) shows up twice.
 VG_FIELDS = (
     "vg_name", "vg_uuid", "vg_size", "vg_free", "vg_extent_size", "vg_extent_count",
     "vg_free_count", "lv_count", "snap_count", "pv_count", "vg_attr", "vg_tags",
@@ -225,7 +227,6 @@ class LogicalVolume:
     dm_path: str | None
     uuid: str
     time: datetime | None
-    segtype: str
 
     @property
     def full_name(self) -> str:
@@ -291,7 +292,6 @@ def _logical_volume(row: dict, source: str) -> LogicalVolume:
         dm_path=_text(row, "lv_dm_path", source) or None,
         uuid=_text(row, "lv_uuid", source),
         time=_time(row, "lv_time", source),
-        segtype=_text(row, "segtype", source),
     )
 
 
