@@ -22,7 +22,7 @@ from .cleanup import RUN_MARKER, RUN_ROOT
 from .engines import get_engine
 from .engines.base import Engine
 from .errors import LvmkitError
-from .filesystem import FilesystemInfo, mount_sources, probe, snapshot_mount_options, usage, free_bytes
+from .filesystem import FilesystemInfo, mount_sources, probe, snapshot_mount_options, usage
 from .guard import GuardSettings, SnapshotGuard
 from .host import DEBIAN_PACKAGE, Host, utc_now
 from .lock import held, lock_path, read_lock
@@ -135,19 +135,20 @@ def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=d
     existing = get_lv(host, vg, snapshot.name)
     checks.add(Check("snapshot name free", existing is None,
                      f"{vg}/{snapshot.name}" if existing is None else f"{vg}/{snapshot.name} exists already"))
-    stale = [v for v in list_lvs(host, vg) if LVMKIT_TAG in v.tags and v.origin == lv]
+    # A snapshot of a run that still holds the origin's lock is that run's, not stale.
+    running = run_tag(holder.run_id) if holder is not None and holder.alive is not False else None
+    stale = [v for v in list_lvs(host, vg) if LVMKIT_TAG in v.tags and v.origin == lv and running not in v.tags]
     checks.add(Check("no stale lvmkit snapshot of the origin", not stale,
                      "none" if not stale else
                      f"{', '.join(v.full_name for v in stale)} left by an earlier run; "
                      f"remove with `lvmkit cleanup` (it removes only volumes tagged {LVMKIT_TAG!r})"))
 
     paths = ArchiveSetPaths(request.dest, name, engine.archive_name)
-    _check_destination(host, checks, paths)
     origin_mounts = mount_sources(host, f"/dev/{vg}/{lv}")
     expected = usage(host, origin_mounts[0])[0] if origin_mounts else None
-    if engine.level == "block" and engine.name == "dd":
+    if engine.name == "dd":  # every block, used or not
         expected = origin.size
-    _check_room(host, checks, paths, engine, expected)
+    _check_destination(host, checks, paths, engine, expected)
     checks.raise_if_failed()
 
     return BackupRun(
@@ -395,27 +396,33 @@ def _snapshot_spec(host: Host, request: BackupRequest, origin: LogicalVolume, ru
     return spec, Check("room for the snapshot", ok, detail), free_after
 
 
-def _check_destination(host: Host, checks: Preflight, paths: ArchiveSetPaths) -> None:
+# Everything the preflight asks about the destination, in one round trip instead of seven.
+# `test -w` ignores a read-only mount for root: findmnt's mount options tell that too.
+_PROBE_DESTINATION = """
+[ -d "$1" ] && echo dir=1 || echo dir=0
+[ -w "$1" ] && echo writable=1 || echo writable=0
+echo "options=$(findmnt --noheadings --output OPTIONS --target "$1" 2>/dev/null)"
+[ -e "$2" ] && echo final=1 || echo final=0
+[ -e "$3" ] && echo partial=1 || echo partial=0
+echo "avail=$(df --block-size=1 --output=avail "$1" 2>/dev/null | tail -n 1)"
+"""
+
+
+def _check_destination(host: Host, checks: Preflight, paths: ArchiveSetPaths, engine: Engine,
+                       expected: int | None) -> None:
     dest = paths.dest
-    if host.run(["test", "-d", dest], check=False).returncode != 0:
+    output = host.run(["sh", "-c", _PROBE_DESTINATION, "sh", dest, paths.final, paths.partial]).stdout
+    probe = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    if probe["dir"] != "1":
         checks.fail("destination exists", f"{dest} is not a directory on {host.name}: create it first")
         return
-    writable = host.run(["test", "-w", dest], check=False).returncode == 0
-    # test -w ignores a read-only mount for root: ask findmnt for the mount's options too.
-    options = host.run(["findmnt", "--noheadings", "--output", "OPTIONS", "--target", dest], check=False).stdout
-    read_only = "ro" in options.strip().split(",")
-    ok = writable and not read_only
+    ok = probe["writable"] == "1" and "ro" not in probe["options"].strip().split(",")
     checks.add(Check("destination writable", ok, dest if ok else f"{dest} is read-only: choose a writable --dest"))
-    taken = [p for p in (paths.final, paths.partial) if host.run(["test", "-e", p], check=False).returncode == 0]
+    taken = [path for path, key in ((paths.final, "final"), (paths.partial, "partial")) if probe[key] == "1"]
     checks.add(Check("archive name free", not taken,
                      paths.final if not taken else
                      f"{taken[0]} exists already; lvmkit never overwrites an archive: give another --name"))
-
-
-def _check_room(host: Host, checks: Preflight, paths: ArchiveSetPaths, engine: Engine, expected: int | None) -> None:
-    if host.run(["test", "-d", paths.dest], check=False).returncode != 0:
-        return
-    free = free_bytes(host, paths.dest)
+    free = int(probe["avail"].strip() or 0)
     if expected is None:
         checks.add(Check("room at the destination", free > 0, f"{human(free)} free; the origin is not mounted, "
                          "so its used size is unknown until the snapshot is read"))
