@@ -17,6 +17,7 @@ from .engines import ENGINES
 from .guard import GuardSettings
 from .errors import LvmkitError, UsageError
 from .host import Host
+from .runbooks.cli import add_commands as add_runbook_commands
 from .sizes import human
 from .journal import Journal
 from .lab.paths import LabPaths
@@ -107,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     lab_ssh.set_defaults(handler=cmd_lab_ssh)
     lab_down = lab_commands.add_parser("down", help="stop the lab and remove every trace of it")
     lab_down.set_defaults(handler=cmd_lab_down)
+
+    add_runbook_commands(commands)  # runbook list|params|plan|run, audit verify
     return parser
 
 

@@ -1,0 +1,183 @@
+"""The audit log: one line per run, each carrying the hash of the line before it.
+
+RECORDS/audit.log is JSON lines, appended to and never rewritten. A line names a record
+folder and the sha256 of its run.json; run.json holds the sha256 of every other file of
+the folder. So the chain covers every byte of every record, and `verify` finds:
+
+- a record edited (a file's hash, or run.json's, no longer matches),
+- a record deleted (a folder or file named by the chain is gone),
+- a record added (a folder or file that no line accounts for),
+- records reordered (a line's `prev` no longer is the hash of the line before it, or its
+  sequence number is out of place).
+
+Rewriting the whole chain from an edited line on is possible for whoever can write the
+log; against that, keep the head hash somewhere else (the change ticket) and check it
+with `lvmkit audit verify DIR --head HASH`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+AUDIT_LOG = "audit.log"
+RUN_JSON = "run.json"
+GENESIS = "0" * 64  # the `prev` of the first line
+# What each line repeats from its run.json, to read the log without opening the records.
+SUMMARY = ("runbook", "outcome", "start", "end", "operator", "change_id")
+NOT_RECORDS = {AUDIT_LOG, f"{AUDIT_LOG}.lock", "plans"}  # in RECORDS, beside the record folders
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def line_hash(line: str) -> str:
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()
+
+
+def folder_files(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder` (relative POSIX paths), run.json left out."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() or path.is_symlink():
+            relative = path.relative_to(folder).as_posix()
+            if relative != RUN_JSON:
+                files[relative] = sha256_file(path) if path.is_file() else "symlink"
+    return files
+
+
+def append(records: Path, record: str, run: dict) -> dict:
+    """Append the line of the record folder `record` (its run.json written) to the audit log."""
+    log_path = records / AUDIT_LOG
+    # One writer at a time: two runs ending together must not both chain to the same line.
+    with open(records / f"{AUDIT_LOG}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        lines = _lines(log_path)
+        entry = {
+            "seq": len(lines) + 1,
+            "prev": line_hash(lines[-1]) if lines else GENESIS,
+            "record": record,
+            "run_json_sha256": sha256_file(records / record / RUN_JSON),
+            **{key: run.get(key) for key in SUMMARY},
+        }
+        line = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+        with open(log_path, "a", encoding="utf-8") as stream:
+            stream.write(line + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+    return {**entry, "hash": line_hash(line)}
+
+
+@dataclass
+class AuditReport:
+    records: Path
+    lines: int = 0
+    head: str = GENESIS
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    def render(self) -> str:
+        if self.intact:
+            return (f"audit log intact: {self.lines} record{'s' if self.lines != 1 else ''}, every file as recorded; "
+                    f"head {self.head}")
+        return "\n".join([f"AUDIT FAILED: {len(self.problems)} problem(s) in {self.records}:",
+                          *[f"  {p}" for p in self.problems]])
+
+
+def verify(records: Path, *, head: str | None = None) -> AuditReport:
+    records = Path(records)
+    report = AuditReport(records)
+    log_path = records / AUDIT_LOG
+    if not log_path.is_file():
+        report.problems.append(f"no {AUDIT_LOG} in {records}")
+        return report
+    lines = _lines(log_path)
+    report.lines = len(lines)
+    named: dict[str, int] = {}
+    previous = GENESIS
+    for number, line in enumerate(lines, 1):
+        where = f"{AUDIT_LOG} line {number}"
+        try:
+            entry = json.loads(line)
+            if not isinstance(entry, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            report.problems.append(f"{where} is not a JSON object: edited")
+            previous = line_hash(line)
+            continue
+        if entry.get("prev") != previous:
+            report.problems.append(f"{where} does not chain to the line before it (prev {entry.get('prev')}, "
+                                   f"expected {previous}): a line was edited, deleted, inserted or moved")
+        if entry.get("seq") != number:
+            report.problems.append(f"{where} has sequence number {entry.get('seq')}: lines were deleted, "
+                                   f"added or reordered")
+        previous = line_hash(line)
+        record = entry.get("record")
+        if not isinstance(record, str) or not record or "/" in record or record in NOT_RECORDS or record.startswith("."):
+            report.problems.append(f"{where} names no valid record folder: {record!r}")
+            continue
+        if record in named:
+            report.problems.append(f"{where} names {record} again (first on line {named[record]})")
+            continue
+        named[record] = number
+        _check_record(records / record, entry, where, report.problems)
+    report.head = previous
+    for path in sorted(records.iterdir()):
+        if path.name not in NOT_RECORDS and path.name not in named:
+            report.problems.append(f"{path.name} is not in {AUDIT_LOG}: added (or a run still in progress)")
+    if head is not None and head != report.head:
+        report.problems.append(f"the head of the chain is {report.head}, not {head} as kept elsewhere: "
+                               f"the log was cut short or rewritten")
+    return report
+
+
+def _check_record(folder: Path, entry: dict, where: str, problems: list[str]) -> None:
+    name = folder.name
+    run_json = folder / RUN_JSON
+    if not folder.is_dir():
+        problems.append(f"record {name} ({where}) is missing: deleted")
+        return
+    if not run_json.is_file():
+        problems.append(f"record {name}: {RUN_JSON} is missing: deleted")
+        return
+    if sha256_file(run_json) != entry.get("run_json_sha256"):
+        problems.append(f"record {name}: {RUN_JSON} was edited (its sha256 is not the one in {where})")
+        return
+    try:
+        run = json.loads(run_json.read_text(encoding="utf-8"))
+        recorded = run["files"]
+    except (ValueError, KeyError, TypeError):
+        problems.append(f"record {name}: {RUN_JSON} lists no files")
+        return
+    if run.get("record") != name:
+        problems.append(f"record {name}: its {RUN_JSON} says it is {run.get('record')!r}: renamed or swapped")
+    for key in SUMMARY:  # the last line has no successor to chain it: its words are checked here
+        if entry.get(key) != run.get(key):
+            problems.append(f"{where} says {key} {entry.get(key)!r}, the record's {RUN_JSON} {run.get(key)!r}: edited")
+    actual = folder_files(folder)
+    for file, digest in sorted(recorded.items()):
+        if file not in actual:
+            problems.append(f"record {name}: {file} is missing: deleted")
+        elif actual[file] != digest:
+            problems.append(f"record {name}: {file} was edited (sha256 {actual[file]}, recorded {digest})")
+    for file in sorted(set(actual) - set(recorded)):
+        problems.append(f"record {name}: {file} was added after the run")
+
+
+def _lines(path: Path) -> list[str]:
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    return [line for line in text.split("\n") if line != ""]

@@ -1,0 +1,157 @@
+"""`lvmkit runbook list|params|plan|run` and `lvmkit audit verify`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from pathlib import Path
+
+from ..journal import Journal
+from ..targets import connect
+from . import audit, planning
+from .catalog import find, list_runbooks, runbooks_dir
+from .display import Table
+from .params import ParameterError, validate
+from .runner import RunRequest, default_operator, default_records, exit_code, plan_runbook, run_runbook
+
+
+def add_commands(subparsers) -> None:
+    """Add `runbook` and `audit` to lvmkit's command parsers."""
+    runbook = subparsers.add_parser("runbook", help="run a runbook: a notebook that documents, executes and records a change")
+    actions = runbook.add_subparsers(dest="runbook_command", required=True, metavar="ACTION")
+
+    listing = actions.add_parser("list", help="the runbooks there are")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=cmd_runbook_list)
+
+    params = actions.add_parser("params", help="a runbook's parameters: type, default, help")
+    params.add_argument("name", metavar="NAME")
+    params.add_argument("--json", action="store_true")
+    params.set_defaults(handler=cmd_runbook_params)
+
+    plan = actions.add_parser("plan", help="compute a runbook's plan (changes nothing) and print its sha256 to approve")
+    plan.add_argument("name", metavar="NAME")
+    _run_options(plan)
+    plan.add_argument("--json", action="store_true")
+    plan.set_defaults(handler=cmd_runbook_plan)
+
+    run = actions.add_parser("run", help="execute a runbook and keep its record")
+    run.add_argument("name", metavar="NAME")
+    _run_options(run)
+    run.add_argument("--change", default=None, metavar="ID", help="the change ticket this run belongs to")
+    run.add_argument("--operator", default=None, metavar="NAME",
+                     help="who runs it (default: $SUDO_USER, else the login name)")
+    run.add_argument("--approve", default=None, metavar="PLAN_SHA256",
+                     help="refuse to run unless the plan computed now is this approved one (see `runbook plan`)")
+    run.add_argument("--approved-by", default=None, metavar="NAME", help="who approved the plan, for the record")
+    run.set_defaults(handler=cmd_runbook_run)
+
+    audit_parser = subparsers.add_parser("audit", help="check the records of runbook runs")
+    audit_actions = audit_parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
+    check = audit_actions.add_parser("verify", help="detect any edited, deleted, added or reordered record")
+    check.add_argument("records", metavar="DIR", nargs="?", default=None,
+                       help=f"the records directory (default {default_records()})")
+    check.add_argument("--head", default=None, metavar="SHA256",
+                       help="the chain's head hash as kept elsewhere (a change ticket): also detects a cut-short log")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(handler=cmd_audit_verify)
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-p", "--parameter", action="append", nargs=2, default=[], metavar=("KEY", "VALUE"),
+                        dest="parameters", help="a parameter of the runbook (repeatable); see `runbook params NAME`")
+    parser.add_argument("--records", default=None, metavar="DIR",
+                        help=f"where the records and plans are kept (default {default_records()}, or $LVMKIT_RECORDS)")
+
+
+def _values(args) -> tuple:
+    book = find(args.name)
+    given: dict[str, str] = {}
+    twice = []
+    for key, value in args.parameters:
+        if key in given:
+            twice.append(key)
+        given[key] = value
+    problems = [f"{key} is given more than once" for key in dict.fromkeys(twice)]
+    try:
+        values = validate(book.name, book.parameters, given, as_text=True)
+    except ParameterError as error:
+        raise ParameterError(book.name, problems + error.problems) from None
+    if problems:
+        raise ParameterError(book.name, problems)
+    return book, values
+
+
+def cmd_runbook_list(args, journal: Journal) -> int:
+    books = list_runbooks()
+    if args.json:
+        print(json.dumps([{"name": b.name, "title": b.title, "summary": b.summary, "path": str(b.path),
+                           "plan": planning.has_plan(b.name), "sha256": b.sha256} for b in books], indent=2))
+        return 0
+    if not books:
+        print(f"no runbooks in {runbooks_dir()}")
+        return 0
+    print(Table(["runbook", "plan", "what it does"],
+                [[b.name, "yes" if planning.has_plan(b.name) else "", b.title] for b in books]))
+    print(f"\n(in {runbooks_dir()}; `lvmkit runbook params NAME` shows a runbook's parameters)")
+    return 0
+
+
+def cmd_runbook_params(args, journal: Journal) -> int:
+    book = find(args.name)
+    parameters = book.parameters
+    if args.json:
+        print(json.dumps([{"name": p.name, "type": p.type, "default": p.default, "required": p.required,
+                           "help": p.help, "set_by_lvmkit": p.injected} for p in parameters], indent=2))
+        return 0
+    print(f"{book.name}: {book.title}\n{book.summary}\n")
+    print(Table(["parameter", "type", "default", "help"],
+                [[p.name, p.type, "(required)" if p.required else json.dumps(p.default), p.help]
+                 for p in parameters if not p.injected]))
+    injected = ", ".join(p.name for p in parameters if p.injected)
+    print(f"\nset by `lvmkit runbook run` itself: {injected}")
+    print(f"example: lvmkit --host lab runbook run {book.name} "
+          + " ".join(f"-p {p.name} VALUE" for p in parameters if p.required and not p.injected))
+    return 0
+
+
+def cmd_runbook_plan(args, journal: Journal) -> int:
+    book, values = _values(args)
+    records = Path(args.records) if args.records else default_records()
+    host = connect(args.host, journal)
+    record, path = plan_runbook(book, values, host, records)
+    if args.json:
+        print(record.to_json())
+        return 0
+    print(f"preflight on {host.name}: every check passed\n")
+    print(record.rendered)
+    defaults = {p.name: p.default for p in book.parameters}
+    given = " ".join(f"-p {key} {shlex.quote(value if isinstance(value, str) else json.dumps(value))}"
+                     for key, value in values.items() if value != defaults.get(key))
+    print(f"\nkept in {path}; run it, once approved, with:\n"
+          f"  lvmkit --host {args.host} runbook run {book.name} {given} --records {records} --approve {record.sha256}")
+    print(record.sha256)
+    return 0
+
+
+def cmd_runbook_run(args, journal: Journal) -> int:
+    book, values = _values(args)
+    records = Path(args.records) if args.records else default_records()
+    request = RunRequest(book, values, args.host, records, args.operator or default_operator(),
+                         change_id=args.change, approve=args.approve, approver=args.approved_by)
+    result = run_runbook(request, journal=journal)
+    print(json.dumps({"record": str(result.record), "outcome": result.outcome,
+                      "audit": {"seq": result.audit_line["seq"], "head": result.audit_line["hash"]}}))
+    return exit_code(result)
+
+
+def cmd_audit_verify(args, journal: Journal) -> int:
+    records = Path(args.records) if args.records else default_records()
+    report = audit.verify(records, head=args.head)
+    if args.json:
+        print(json.dumps({"records": str(records), "lines": report.lines, "head": report.head,
+                          "intact": report.intact, "problems": report.problems}, indent=2))
+    else:
+        print(report.render())
+    return 0 if report.intact else 1

@@ -1,0 +1,290 @@
+"""Every runbook executed with papermill against real LVM, and what its record holds.
+
+One execution per runbook, against a small volume of the tests' own (named rb_*, so that
+other runs in the same lab never hold its lock), with archives in a directory of their
+own. Python and the kernel stay on this machine; the storage commands go to --lvm-host.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import json
+import shutil
+import uuid
+
+import pytest
+
+from lvmkit.journal import Journal
+from lvmkit.lvm import get_lv, list_lvs
+from lvmkit.runbooks import audit
+from lvmkit.runbooks.cli import add_commands
+from lvmkit.runbooks.steps import DRILL_TAG, FLOOD
+from lvmkit.snapshot import run_tag
+
+from .conftest import LAB_VG
+from .leftovers import assert_no_leftovers
+
+SHARE = "/var/lib/lvmkit-lab/share/rb-tests"  # the lab's share: the same directory here and in the guest
+
+
+def lvmkit(*argv: str) -> tuple[int, list[str]]:
+    """Run `lvmkit [--host H] runbook|audit ...` as the CLI does; the exit code and stdout lines."""
+    parser = argparse.ArgumentParser(prog="lvmkit")
+    parser.add_argument("--host", default="local")
+    parser.add_argument("--journal", default=None)
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = args.handler(args, Journal(args.journal) if args.journal else Journal())
+    return code, out.getvalue().splitlines()
+
+
+@pytest.fixture(scope="module")
+def host_spec(request):
+    return request.config.getoption("--lvm-host")
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    return tmp_path_factory.mktemp("records")
+
+
+@pytest.fixture(scope="module")
+def module_unique():
+    return uuid.uuid4().hex[:8]
+
+
+@pytest.fixture(scope="module")
+def dest(lvm_host, module_unique):
+    path = f"{SHARE}/{module_unique}"
+    lvm_host.run(["mkdir", "-p", path], changes=True)
+    yield path
+    lvm_host.run(["rm", "-rf", "--", path], changes=True)
+
+
+def make_origin(lvm_host, name: str) -> dict:
+    mountpoint = f"/run/rb-tests/{name}"
+    lvm_host.run(["lvcreate", "--quiet", "--yes", "-L", "64M", "-n", name, LAB_VG], changes=True)
+    lvm_host.run(["mkfs.ext4", "-q", f"/dev/{LAB_VG}/{name}"], changes=True)
+    lvm_host.run(["mkdir", "-p", mountpoint], changes=True)
+    lvm_host.run(["mount", f"/dev/{LAB_VG}/{name}", mountpoint], changes=True)
+    lvm_host.run(["cp", "-a", "/usr/share/zoneinfo", f"{mountpoint}/data"], changes=True)
+    lvm_host.run(["sync"], changes=True)
+    return {"lv": name, "spec": f"{LAB_VG}/{name}", "mountpoint": mountpoint}
+
+
+def remove_origin(lvm_host, origin: dict) -> None:
+    lvm_host.run(["umount", origin["mountpoint"]], changes=True, check=False)
+    lvm_host.run(["rmdir", origin["mountpoint"]], changes=True, check=False)
+    lvm_host.run(["lvremove", "--yes", f"{LAB_VG}/{origin['lv']}"], changes=True, check=False)
+    lvm_host.run(["rmdir", "/run/rb-tests"], changes=True, check=False)  # once no other test's is left
+
+
+@pytest.fixture(scope="module")
+def origin(lvm_host, module_unique):
+    """A small live ext4 volume of these tests' own, holding a few thousand files."""
+    volume = make_origin(lvm_host, f"rb_src_{module_unique}")
+    yield volume
+    remove_origin(lvm_host, volume)
+
+
+def record_of(lines: list[str]) -> dict:
+    summary = json.loads(lines[-1])
+    folder = summary["record"]
+    run = json.loads(open(f"{folder}/run.json").read())
+    return {"summary": summary, "folder": folder, "run": run,
+            "journal": Journal.read(f"{folder}/journal.jsonl")}
+
+
+def argvs(record: dict) -> list[list[str]]:
+    return [entry.argv for entry in record["journal"]]
+
+
+def cell_errors(record: dict, runbook: str) -> list[tuple[str, dict]]:
+    notebook = json.loads(open(f"{record['folder']}/{runbook}.ipynb").read())
+    return [("".join(c["source"]), o) for c in notebook["cells"] for o in c.get("outputs", [])
+            if o["output_type"] == "error"]
+
+
+@pytest.fixture(scope="module")
+def backed_up(lvm_host, host_spec, origin, dest, records):
+    """The backup runbook, change-managed: its plan computed, approved by hash, executed."""
+    common = ["-p", "origin", origin["spec"], "-p", "dest", dest, "-p", "engine", "fsarchiver",
+              "--records", str(records)]
+    code, lines = lvmkit("--host", host_spec, "runbook", "plan", "backup", *common)
+    assert code == 0
+    sha = lines[-1]
+    plan = json.loads((records / "plans" / f"{sha}.json").read_text())
+    code, lines = lvmkit("--host", host_spec, "runbook", "run", "backup", *common,
+                         "--approve", sha, "--approved-by", "bob", "--change", "0012345", "--operator", "alice")
+    record = record_of(lines)
+    record.update(code=code, plan=plan, sha=sha)
+    return record
+
+
+def test_backup_runbook_runs_the_approved_plan_and_records_every_command(lvm_host, backed_up, dest):
+    run, run_id = backed_up["run"], backed_up["plan"]["run_id"]
+    assert backed_up["code"] == 0 and run["outcome"] == "succeeded", run["error"]
+    assert run["approval"] == {"plan_sha256": backed_up["sha"], "approver": "bob"}
+    assert run["change_id"] == "0012345" and run["operator"] == "alice" and run["run_id"] == run_id
+    commands = argvs(backed_up)
+    snapshot = next(argv for argv in commands if argv[:2] == ["lvcreate", "--snapshot"])
+    assert run_tag(run_id) in snapshot, "the approved run id is the run's"
+    assert backed_up["plan"]["plan"]["steps"][0]["commands"][0] == snapshot, "the approved command ran"
+    snapshot_name = snapshot[snapshot.index("--name") + 1]
+    assert ["lvremove", "--yes", f"{LAB_VG}/{snapshot_name}"] in commands
+    assert any("savefs" in argv for argv in commands)
+    assert all(entry.returncode is not None for entry in backed_up["journal"])
+    manifest = json.loads(open(f"{backed_up['folder']}/manifest.json").read())
+    archive = f"{dest}/{manifest['name']}"
+    assert json.loads(lvm_host.run(["cat", f"{archive}/manifest.json"]).stdout) == manifest
+    lvm_host.run(["env", f"--chdir={archive}", "sha256sum", "--check", "--strict", "SHA256SUMS"])
+    sums = lvm_host.run(["env", f"--chdir={archive}", "sha256sum", "filesystem.fsa", "digest.json"]).stdout
+    assert {line.split()[1]: line.split()[0] for line in sums.splitlines()} == manifest["checksums"]
+    digest = lvm_host.run(["cat", f"{archive}/digest.json"]).stdout
+    assert manifest["digest"]["files"] > 500
+    assert manifest["digest"]["sha256"] == hashlib.sha256(digest.encode()).hexdigest()
+    assert set(run["files"]) == {"backup.ipynb", "backup.html", "journal.jsonl", "manifest.json",
+                                 "approved-plan.json"}
+    assert_no_leftovers(lvm_host, dest)
+
+
+def test_verify_runbook_checks_the_archive_set_without_restoring(lvm_host, host_spec, backed_up, dest, records):
+    archive = f"{dest}/{json.loads(open(backed_up['folder'] + '/manifest.json').read())['name']}"
+    code, lines = lvmkit("--host", host_spec, "runbook", "run", "verify", "-p", "archive", archive,
+                         "--records", str(records))
+    record = record_of(lines)
+    assert code == 0 and record["run"]["outcome"] == "succeeded", record["run"]["error"]
+    verification = json.loads(open(f"{record['folder']}/verification.json").read())
+    assert verification["passed"] and not verification["deep"]
+    assert {c["name"] for c in verification["checks"]} >= {"checksums match", "fsarchiver reads the archive",
+                                                            "content digest matches the manifest"}
+    assert any(argv[:2] == ["env", f"--chdir={archive}"] and "--check" in argv for argv in argvs(record))
+    assert not any(argv[0] == "lvcreate" for argv in argvs(record)), "a plain verification creates nothing"
+
+
+def test_restore_runbook_restores_to_a_new_volume_and_proves_it(lvm_host, host_spec, backed_up, dest, records,
+                                                                module_unique):
+    archive = f"{dest}/{json.loads(open(backed_up['folder'] + '/manifest.json').read())['name']}"
+    target = f"rb_restored_{module_unique}"
+    try:
+        code, lines = lvmkit("--host", host_spec, "runbook", "run", "restore", "-p", "archive", archive,
+                             "-p", "to_new", f"{LAB_VG}/{target}", "--records", str(records))
+        record = record_of(lines)
+        assert code == 0 and record["run"]["outcome"] == "succeeded", record["run"]["error"]
+        result = json.loads(open(f"{record['folder']}/restore.json").read())
+        assert result["verified"] is True and result["target"] == f"{LAB_VG}/{target}"
+        assert result["comparison"].startswith("digests equal:")
+        assert any(argv[0] == "lvcreate" and target in argv for argv in argvs(record))
+        assert any("restfs" in argv for argv in argvs(record))
+        assert get_lv(lvm_host, LAB_VG, target) is not None, "the restored volume stays: it was asked for"
+        assert_no_leftovers(lvm_host, dest)
+    finally:
+        lvm_host.run(["lvremove", "--yes", f"{LAB_VG}/{target}"], changes=True, check=False)
+
+
+def test_dr_rehearsal_runbook_proves_the_restore_reports_rto_and_rpo_and_tears_down(
+        lvm_host, host_spec, origin, dest, records, module_unique):
+    scratch = f"rb_dr_{module_unique}"
+    try:
+        code, lines = lvmkit("--host", host_spec, "runbook", "run", "dr-rehearsal", "-p", "origin",
+                             origin["spec"], "-p", "dest", dest, "-p", "engine", "tar", "-p", "scratch_name", scratch,
+                             "--records", str(records))
+        record = record_of(lines)
+        assert code == 0 and record["run"]["outcome"] == "succeeded", record["run"]["error"]
+        report = json.loads(open(f"{record['folder']}/rehearsal.json").read())
+        assert report["proved"] is True and report["restored_to"] == f"{LAB_VG}/{scratch}"
+        assert 0 < report["rto_s"] < record["run"]["duration_s"]
+        assert report["rto_s"] < report["rpo_s"] < record["run"]["duration_s"]
+        assert report["paths_compared"] > 500
+        commands = argvs(record)
+        assert any(argv[0] == "lvcreate" and scratch in argv for argv in commands)
+        assert ["lvremove", "--yes", f"{LAB_VG}/{scratch}"] in commands
+        assert get_lv(lvm_host, LAB_VG, scratch) is None, "the scratch volume is torn down"
+        assert {"manifest.json", "rehearsal.json"} <= set(record["run"]["files"])
+        assert_no_leftovers(lvm_host, dest)
+    finally:
+        lvm_host.run(["lvremove", "--yes", f"{LAB_VG}/{scratch}"], changes=True, check=False)
+
+
+def test_snapshot_overflow_drill_runbook_overflows_recovers_and_leaves_nothing(
+        lvm_host, host_spec, dest, records, module_unique):
+    name = f"rb_drill_{module_unique}"
+    try:
+        code, lines = lvmkit("--host", host_spec, "runbook", "run", "snapshot-overflow-drill",
+                             "-p", "name", name, "-p", "dest", dest, "--records", str(records))
+        record = record_of(lines)
+        assert code == 0 and record["run"]["outcome"] == "succeeded", record["run"]["error"]
+        commands = argvs(record)
+        assert ["lvcreate", "-L8M", "-s", "-n", f"{name}-snap", "--addtag", DRILL_TAG,
+                f"/dev/{LAB_VG}/{name}"] in commands, "the seed's snapshot command"
+        assert any(argv[0] == "lvextend" for argv in commands), "autoextend grew the snapshot"
+        html = open(f"{record['folder']}/snapshot-overflow-drill.html").read()
+        assert "invalid_snapshot" in html, "what LVM reports is shown"
+        assert "overflowed and became invalid" in html or "disappeared" in html, "what lvmkit says is shown"
+        assert not [v.full_name for v in list_lvs(lvm_host, LAB_VG) if DRILL_TAG in v.tags and name in v.name]
+        left = lvm_host.run(["ls", "-A", dest]).stdout.split()
+        assert not [n for n in left if f"{LAB_VG}-{name}-" in n], "the drill removes its archive sets"
+        assert_no_leftovers(lvm_host, dest)
+    finally:
+        lvm_host.run(["umount", f"/run/lvmkit-drill/{name}"], changes=True, check=False)
+        lvm_host.run(["lvremove", "--yes", f"{LAB_VG}/{name}-snap"], changes=True, check=False)
+        lvm_host.run(["lvremove", "--yes", f"{LAB_VG}/{name}"], changes=True, check=False)
+
+
+@pytest.fixture
+def flooded_origin(lvm_host, unique):
+    """A volume of its own that a writer floods as soon as lvmkit has mounted its snapshot."""
+    volume = make_origin(lvm_host, f"rb_flood_{unique}")
+    writer = lvm_host.start(["bash", "-c", FLOOD, "bash", volume["mountpoint"], f"{LAB_VG}-{volume['lv']}", "40",
+                             "0.05"])
+    yield volume
+    writer.terminate()
+    writer.wait(check=False)
+    remove_origin(lvm_host, volume)
+
+
+def test_backup_runbook_whose_snapshot_overflows_records_failed_with_the_error_cell_and_leaves_nothing(
+        lvm_host, host_spec, flooded_origin, records, unique):
+    dest = f"{SHARE}/{unique}"
+    lvm_host.run(["mkdir", "-p", dest], changes=True)
+    try:
+        code, lines = lvmkit("--host", host_spec, "runbook", "run", "backup", "-p", "origin",
+                             flooded_origin["spec"], "-p", "dest", dest, "-p", "engine", "tar",
+                             "-p", "snapshot_size", "8M", "--records", str(records))
+        record = record_of(lines)
+        run = record["run"]
+        assert code == 1 and run["outcome"] == "failed"
+        assert run["error"]["ename"] == "SnapshotInvalidated"
+        assert "execute_backup" in run["error"]["source"], "the step that failed is the one that read"
+        ((source, error),) = cell_errors(record, "backup")
+        assert "execute_backup" in source and error["ename"] == "SnapshotInvalidated"
+        assert "manifest.json" not in run["files"], "no cell ran after the failing one"
+        commands = argvs(record)
+        snapshot = next(argv for argv in commands if argv[:2] == ["lvcreate", "--snapshot"])
+        name = snapshot[snapshot.index("--name") + 1]
+        assert ["lvremove", "--yes", f"{LAB_VG}/{name}"] in commands, "the undo removed the snapshot"
+        assert_no_leftovers(lvm_host, dest)
+        assert lvm_host.run(["ls", "-A", dest]).stdout == "", "no archive, partial or not"
+    finally:
+        lvm_host.run(["rm", "-rf", "--", dest], changes=True)
+
+
+def test_audit_verify_passes_on_the_records_and_fails_after_one_byte_changed(records, tmp_path):
+    code, lines = lvmkit("audit", "verify", str(records))
+    assert code == 0, lines
+    assert lines[0].startswith("audit log intact:")
+    copy = tmp_path / "records"
+    shutil.copytree(records, copy)
+    folder = next(p for p in sorted(copy.iterdir()) if p.name not in audit.NOT_RECORDS)
+    journal = folder / "journal.jsonl"
+    data = bytearray(journal.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    journal.write_bytes(bytes(data))
+    code, lines = lvmkit("audit", "verify", str(copy))
+    assert code == 1
+    assert f"record {folder.name}: journal.jsonl was edited" in "\n".join(lines)

@@ -1,0 +1,208 @@
+"""The hash-chained audit log: any edited, deleted, added or reordered record is found."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+from lvmkit.runbooks import audit
+
+
+def make_record(records, name: str, outcome: str = "succeeded", files: dict | None = None) -> dict:
+    """A record folder as `runbook run` writes it: files, run.json over them, a line in the log."""
+    folder = records / name
+    folder.mkdir(parents=True)
+    for file, text in (files or {"backup.ipynb": '{"cells": []}', "journal.jsonl": '{"argv": ["lvs"]}\n',
+                                 "sub/manifest.json": "{}"}).items():
+        (folder / file).parent.mkdir(parents=True, exist_ok=True)
+        (folder / file).write_text(text)
+    run = {"record": name, "runbook": "backup", "outcome": outcome, "start": f"{name}-start",
+           "end": f"{name}-end", "operator": "alice", "change_id": "0012345",
+           "files": audit.folder_files(folder)}
+    (folder / audit.RUN_JSON).write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
+    return audit.append(records, name, run)
+
+
+@pytest.fixture
+def records(tmp_path):
+    for name in ("20261126T010000Z-backup-aaaa", "20261126T020000Z-verify-bbbb", "20261126T030000Z-backup-cccc"):
+        make_record(tmp_path, name)
+    assert audit.verify(tmp_path).intact
+    return tmp_path
+
+
+def log_lines(records) -> list[str]:
+    return (records / audit.AUDIT_LOG).read_text().splitlines()
+
+
+def write_lines(records, lines: list[str]) -> None:
+    (records / audit.AUDIT_LOG).write_text("".join(line + "\n" for line in lines))
+
+
+def problems(records, **options) -> str:
+    report = audit.verify(records, **options)
+    assert not report.intact
+    return "\n".join(report.problems)
+
+
+def test_verify_with_intact_records_reports_count_and_head(records):
+    report = audit.verify(records)
+    assert report.intact and report.lines == 3
+    assert report.head == audit.line_hash(log_lines(records)[-1])
+    assert "3 records" in report.render()
+
+
+def test_each_line_chains_to_the_previous_one(records):
+    lines = [json.loads(line) for line in log_lines(records)]
+    assert lines[0]["prev"] == audit.GENESIS
+    assert lines[1]["prev"] == audit.line_hash(log_lines(records)[0])
+    assert [line["seq"] for line in lines] == [1, 2, 3]
+
+
+# --- edited ----------------------------------------------------------------------------
+
+
+def test_verify_with_one_byte_of_a_record_file_changed_finds_it(records):
+    path = records / "20261126T020000Z-verify-bbbb" / "journal.jsonl"
+    path.write_bytes(path.read_bytes().replace(b"lvs", b"lvS"))
+    assert "20261126T020000Z-verify-bbbb: journal.jsonl was edited" in problems(records)
+
+
+def test_verify_with_run_json_edited_finds_it(records):
+    path = records / "20261126T010000Z-backup-aaaa" / audit.RUN_JSON
+    path.write_text(path.read_text().replace('"succeeded"', '"failed"'))
+    assert f"20261126T010000Z-backup-aaaa: {audit.RUN_JSON} was edited" in problems(records)
+
+
+def test_verify_with_last_line_edited_finds_it_though_no_line_follows(records):
+    lines = log_lines(records)
+    lines[-1] = lines[-1].replace('"operator":"alice"', '"operator":"mallory"')
+    write_lines(records, lines)
+    assert "line 3 says operator 'mallory', the record's run.json 'alice': edited" in problems(records)
+
+
+def test_verify_with_middle_line_edited_finds_the_broken_chain(records):
+    lines = log_lines(records)
+    lines[1] = lines[1].replace('"change_id":"0012345"', '"change_id":"0099999"')
+    write_lines(records, lines)
+    found = problems(records)
+    assert "line 3 does not chain to the line before it" in found
+    assert "line 2 says change_id '0099999'" in found
+
+
+def test_verify_with_garbage_line_says_it_is_not_json(records):
+    lines = log_lines(records)
+    lines[0] = lines[0][:-1]
+    write_lines(records, lines)
+    assert "line 1 is not a JSON object" in problems(records)
+
+
+# --- deleted ---------------------------------------------------------------------------
+
+
+def test_verify_with_record_folder_deleted_finds_it(records):
+    folder = records / "20261126T020000Z-verify-bbbb"
+    for path in sorted(folder.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    folder.rmdir()
+    assert "record 20261126T020000Z-verify-bbbb (audit.log line 2) is missing: deleted" in problems(records)
+
+
+def test_verify_with_file_of_a_record_deleted_finds_it(records):
+    (records / "20261126T030000Z-backup-cccc" / "sub" / "manifest.json").unlink()
+    assert "20261126T030000Z-backup-cccc: sub/manifest.json is missing: deleted" in problems(records)
+
+
+def test_verify_with_middle_line_deleted_finds_the_gap(records):
+    lines = log_lines(records)
+    write_lines(records, [lines[0], lines[2]])
+    found = problems(records)
+    assert "line 2 does not chain" in found and "line 2 has sequence number 3" in found
+    assert "20261126T020000Z-verify-bbbb is not in audit.log" in found
+
+
+def test_verify_with_last_line_and_its_record_deleted_needs_the_head_kept_elsewhere(records):
+    head = audit.verify(records).head
+    lines = log_lines(records)
+    write_lines(records, lines[:-1])
+    folder = records / "20261126T030000Z-backup-cccc"
+    for path in sorted(folder.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    folder.rmdir()
+    assert audit.verify(records).intact, "a clean cut is invisible to the chain alone"
+    assert "the log was cut short or rewritten" in problems(records, head=head)
+
+
+# --- added -----------------------------------------------------------------------------
+
+
+def test_verify_with_record_folder_added_finds_it(records):
+    (records / "20261126T040000Z-backup-dddd").mkdir()
+    (records / "20261126T040000Z-backup-dddd" / audit.RUN_JSON).write_text("{}")
+    assert "20261126T040000Z-backup-dddd is not in audit.log: added" in problems(records)
+
+
+def test_verify_with_file_added_to_a_record_finds_it(records):
+    (records / "20261126T010000Z-backup-aaaa" / "extra.txt").write_text("later")
+    assert "20261126T010000Z-backup-aaaa: extra.txt was added after the run" in problems(records)
+
+
+def test_verify_with_forged_line_for_a_missing_record_finds_it(records):
+    lines = log_lines(records)
+    forged = {"seq": 4, "prev": audit.line_hash(lines[-1]), "record": "20261126T050000Z-backup-eeee",
+              "run_json_sha256": "0" * 64}
+    write_lines(records, lines + [json.dumps(forged, sort_keys=True, separators=(",", ":"))])
+    assert "record 20261126T050000Z-backup-eeee (audit.log line 4) is missing" in problems(records)
+
+
+def test_verify_with_line_naming_a_record_twice_finds_it(records):
+    lines = log_lines(records)
+    second = json.loads(lines[0])
+    second.update(seq=4, prev=audit.line_hash(lines[-1]))
+    write_lines(records, lines + [json.dumps(second, sort_keys=True, separators=(",", ":"))])
+    assert "line 4 names 20261126T010000Z-backup-aaaa again (first on line 1)" in problems(records)
+
+
+# --- reordered -------------------------------------------------------------------------
+
+
+def test_verify_with_lines_swapped_finds_the_reordering(records):
+    lines = log_lines(records)
+    write_lines(records, [lines[1], lines[0], lines[2]])
+    found = problems(records)
+    assert "line 1 does not chain" in found and "line 1 has sequence number 2" in found
+
+
+def test_verify_with_record_folders_swapped_finds_it(records):
+    first, second = records / "20261126T010000Z-backup-aaaa", records / "20261126T030000Z-backup-cccc"
+    first.rename(records / "swap")
+    second.rename(first)
+    (records / "swap").rename(second)
+    assert f"20261126T010000Z-backup-aaaa: {audit.RUN_JSON} was edited" in problems(records)
+
+
+# --- appending -------------------------------------------------------------------------
+
+
+def test_append_from_concurrent_runs_keeps_one_chain(tmp_path):
+    threads = [threading.Thread(target=make_record, args=(tmp_path, f"20261126T0{n:05d}Z-backup-{n:04x}"))
+               for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report = audit.verify(tmp_path)
+    assert report.intact, report.problems
+    assert report.lines == 16
+
+
+def test_verify_without_audit_log_fails(tmp_path):
+    assert audit.verify(tmp_path).problems == [f"no audit.log in {tmp_path}"]
+
+
+def test_verify_ignores_the_plans_directory(records):
+    (records / "plans").mkdir()
+    (records / "plans" / ("a" * 64 + ".json")).write_text("{}")
+    assert audit.verify(records).intact
