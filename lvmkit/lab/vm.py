@@ -101,17 +101,27 @@ def is_running(pid: int) -> bool:
     return b"qemu-system" in cmdline
 
 
+def is_gone(pid: int) -> bool:
+    """The process has exited: no such pid, or a zombie waiting for its parent."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
+
+
 def stop(pid: int, grace_s: float = 10.0) -> None:
     """End QEMU: the guest keeps nothing worth a clean shutdown (all of it is tmpfs)."""
     if not is_running(pid):
         return
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while is_running(pid) and time.monotonic() < deadline:
+    # Wait for the exit itself: QEMU's command line vanishes a moment before it is gone.
+    while not is_gone(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
-    if is_running(pid):
+    if not is_gone(pid):
         os.kill(pid, signal.SIGKILL)
-        while is_running(pid):
+        while not is_gone(pid):
             time.sleep(0.1)
 
 

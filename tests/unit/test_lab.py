@@ -60,3 +60,12 @@ def test_lab_status_with_dead_guest_explains_and_exits_1(paths, capsys):
 def test_cli_with_unparseable_host_exits_2_with_message(capsys):
     assert cli.main(["--journal", "/dev/null", "--host", "ssh://bad host", "status"]) == 2
     assert "cannot parse host 'ssh://bad host'" in capsys.readouterr().err
+
+
+def test_is_gone_with_running_process_is_false_and_with_exited_one_true():
+    import subprocess
+    child = subprocess.Popen(["sleep", "5"])
+    assert not vm.is_gone(child.pid)
+    child.kill()
+    child.wait()
+    assert vm.is_gone(child.pid)
