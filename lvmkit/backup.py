@@ -70,6 +70,7 @@ class BackupRun:
     expected_bytes: int | None  # what the engine will read, for progress
     preflight: Preflight
     guard: SnapshotGuard
+    origin_mounts: list[str] = field(default_factory=list)
     engine_version: str = ""
     bytes_read: int | None = None
     digest: dict = field(default_factory=dict)
@@ -94,8 +95,13 @@ def new_run_id() -> str:
     return utc_now().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
 
 
-def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=default_log) -> BackupRun:
-    """Run the preflight checks (read-only) and compute the run; raise if any check fails."""
+def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=default_log, *,
+            in_group: bool = False) -> BackupRun:
+    """Run the preflight checks (read-only) and compute the run; raise if any check fails.
+
+    A member of a consistency group (`in_group`) writes into the group's archive set, which
+    does not exist yet: the group checks the destination once for all members.
+    """
     run_id = run_id or new_run_id()
     vg, lv = parse_lv_spec(request.origin)
     engine = get_engine(request.engine)
@@ -148,20 +154,23 @@ def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=d
     expected = usage(host, origin_mounts[0])[0] if origin_mounts else None
     if engine.name == "dd":  # every block, used or not
         expected = origin.size
-    _check_destination(host, checks, paths, engine, expected)
+    if not in_group:
+        check_destination(host, checks, paths, engine, expected)
     checks.raise_if_failed()
 
     return BackupRun(
         request=request, run_id=run_id, host=host.name, origin=origin, filesystem=filesystem,
         engine=engine, engine_options=engine_options, snapshot=snapshot, paths=paths,
         mountpoint=f"{RUN_ROOT}/{run_id}/{vg}-{lv}", expected_bytes=expected, preflight=checks,
+        origin_mounts=origin_mounts,
         guard=SnapshotGuard(host, snapshot, origin,
                             replace(request.guard, keep_snapshot_on_failure=request.keep_snapshot_on_failure),
                             vg_free_extents, log),
     )
 
 
-def plan(run: BackupRun) -> Plan:
+def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
+    """The run's steps; a group creates and watches its members' snapshots itself."""
     snapshot, engine, paths, mp = run.snapshot, run.engine, run.paths, run.mountpoint
     fstype = run.filesystem.type
     size = "thin" if snapshot.thin else f"{snapshot.extents} extents"
@@ -172,7 +181,7 @@ def plan(run: BackupRun) -> Plan:
         undo_armed_before=True,
     )
     unmount = Step("unmount the snapshot", [["umount", mp]])
-    steps = [
+    create = [
         Step(
             f"create snapshot {snapshot.vg}/{snapshot.name} ({size}) of {snapshot.vg}/{snapshot.origin}",
             [snapshot.create_argv()],
@@ -182,12 +191,17 @@ def plan(run: BackupRun) -> Plan:
             undo_armed_before=True,
             keep_on_failure=run.request.keep_snapshot_on_failure,
         ),
+    ]
+    watch = [
         Step(
             f"watch the snapshot's usage every {run.request.guard.poll_interval_s:g} s until the last byte is read",
-            [read_argv(_dm(run))],
+            [read_argv(snapshot_device(run))],
             run=lambda host: run.guard.start(),
             undo=lambda host: run.guard.stop(),
         ),
+    ]
+    steps = [
+        *([] if in_group else create + watch),
         mount,
         Step(
             f"create the archive set {paths.partial}",
@@ -213,7 +227,7 @@ def plan(run: BackupRun) -> Plan:
     steps += [unmount, read] if engine.reads == "device" else [read, unmount]
     steps += [
         Step("check the snapshot was still valid after the last byte was read",
-             [read_argv(_dm(run))], run=lambda host: _final_check(host, run)),
+             [read_argv(snapshot_device(run))], run=lambda host: _final_check(host, run)),
         Step(
             "checksums and manifest",
             [checksum_argv(paths.partial, [engine.archive_name, DIGEST], tree=engine.archive_name == "tree"),
@@ -408,7 +422,7 @@ echo "avail=$(df --block-size=1 --output=avail "$1" 2>/dev/null | tail -n 1)"
 """
 
 
-def _check_destination(host: Host, checks: Preflight, paths: ArchiveSetPaths, engine: Engine,
+def check_destination(host: Host, checks: Preflight, paths: ArchiveSetPaths, engine: Engine,
                        expected: int | None) -> None:
     dest = paths.dest
     output = host.run(["sh", "-c", _PROBE_DESTINATION, "sh", dest, paths.final, paths.partial]).stdout
@@ -458,7 +472,8 @@ def _combined(result) -> str:
     return (result.stdout or "") + (result.stderr or "")
 
 
-def _dm(run: BackupRun) -> str:
+def snapshot_device(run: BackupRun) -> str:
+    """The device whose status tells the snapshot's usage: its own, or its thin pool's."""
     snapshot = run.snapshot
     return thin_pool_device(snapshot.vg, run.origin.pool_lv) if snapshot.thin else dm_name(snapshot.vg, snapshot.name)
 

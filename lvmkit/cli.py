@@ -10,11 +10,13 @@ import sys
 from . import __version__, lab
 from . import backup as backup_module
 from . import cleanup as cleanup_module
+from . import group as group_module
 from . import listing as listing_module
 from . import restore as restore_module
 from . import verify as verify_module
 from .engines import ENGINES
 from .guard import GuardSettings
+from .hooks import Hook
 from .errors import LvmkitError, UsageError
 from .host import Host
 from .runbooks.cli import add_commands as add_runbook_commands
@@ -38,8 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
     status.set_defaults(handler=cmd_status)
 
-    backup = commands.add_parser("backup", help="back up a logical volume from an LVM snapshot")
-    backup.add_argument("origin", metavar="VG/LV")
+    backup = commands.add_parser("backup", help="back up a logical volume (or a group of them) from LVM snapshots")
+    backup.add_argument("origin", metavar="VG/LV", nargs="?", help="the volume to back up (or use --group)")
+    backup.add_argument("--group", metavar="VG/LV,VG/LV,...",
+                        help="several volumes whose snapshots must show one instant (a consistency group)")
+    backup.add_argument("--pre-snapshot", metavar="CMD", help="run before the snapshot (e.g. flush and lock a database)")
+    backup.add_argument("--post-snapshot", metavar="CMD", help="run after the snapshot, always (e.g. unlock it)")
+    backup.add_argument("--hook-timeout", type=float, default=60.0, metavar="SECONDS",
+                        help="a hook still running after this is stopped (default 60)")
+    backup.add_argument("--freeze-timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="group: a watchdog resumes every member after this, even if lvmkit dies (default 30)")
     backup.add_argument("--dest", required=True, help="directory for the archive set (on the host)")
     backup.add_argument("--engine", default="fsarchiver", help=f"one of: {', '.join(ENGINES)} (default fsarchiver)")
     backup.add_argument("--snapshot-size", default=None,
@@ -77,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
     restore.add_argument("--json", action="store_true")
     restore.set_defaults(handler=cmd_restore)
+
+    restore_group = commands.add_parser("restore-group", help="restore every member of a group's archive set")
+    restore_group.add_argument("archive", metavar="GROUP_ARCHIVE_SET")
+    restore_group.add_argument("--to-new-suffix", required=True, metavar="SUFFIX",
+                               help="each member VG/LV is restored to a new volume VG/LV<SUFFIX>")
+    restore_group.add_argument("--json", action="store_true")
+    restore_group.set_defaults(handler=cmd_restore_group)
 
     listing = commands.add_parser("list", help="archive sets in a directory, newest first")
     listing.add_argument("directory", metavar="DIR")
@@ -120,14 +137,20 @@ def cmd_status(args, journal: Journal) -> int:
 
 
 def cmd_backup(args, journal: Journal) -> int:
+    if bool(args.origin) == bool(args.group):
+        raise UsageError("give either one VG/LV or --group VG/LV,VG/LV,...")
     host = connect(args.host, journal)
+    guard = GuardSettings(autoextend=args.autoextend, autoextend_step=args.autoextend_step,
+                          autoextend_max=args.autoextend_max, extend_at_percent=args.extend_at,
+                          warn_at_percent=args.warn_at)
+    if args.group:
+        return backup_group(args, host, guard)
+    if args.pre_snapshot or args.post_snapshot:
+        raise UsageError("hooks go with --group; for one volume, a group of one: --group VG/LV")
     request = backup_module.BackupRequest(
         origin=args.origin, dest=args.dest, engine=args.engine, snapshot_size=args.snapshot_size,
         name=args.name, engine_options=parse_engine_options(args.engine_option),
-        keep_snapshot_on_failure=args.keep_snapshot_on_failure,
-        guard=GuardSettings(autoextend=args.autoextend, autoextend_step=args.autoextend_step,
-                            autoextend_max=args.autoextend_max, extend_at_percent=args.extend_at,
-                            warn_at_percent=args.warn_at),
+        keep_snapshot_on_failure=args.keep_snapshot_on_failure, guard=guard,
     )
     if args.dry_run:
         run = backup_module.prepare(host, request)
@@ -140,6 +163,29 @@ def cmd_backup(args, journal: Journal) -> int:
         print(f"backed up {args.origin} to {run.paths.final}\n"
               f"  engine {m['engine']['name']} {m['engine']['version']}, archive {human(m['bytes_written'])}, "
               f"{m['digest']['files']} files, snapshot peak {m['snapshot']['peak_percent'] or 0:.1f}%\n"
+              f"  check it anywhere with: cd {run.paths.final} && sha256sum -c SHA256SUMS")
+    return 0
+
+
+def backup_group(args, host: Host, guard: GuardSettings) -> int:
+    request = group_module.GroupRequest(
+        members=group_module.parse_members(args.group), dest=args.dest, engine=args.engine, name=args.name,
+        snapshot_size=args.snapshot_size, engine_options=parse_engine_options(args.engine_option), guard=guard,
+        pre_snapshot=Hook.parse("pre-snapshot", args.pre_snapshot, args.hook_timeout),
+        post_snapshot=Hook.parse("post-snapshot", args.post_snapshot, args.hook_timeout),
+        freeze_timeout_s=args.freeze_timeout,
+    )
+    if args.dry_run:
+        run = group_module.prepare(host, request)
+        return show_plan(group_module.plan(run), run.preflight, args.json)
+    run = group_module.backup_group(host, request)
+    if args.json:
+        print(json.dumps(run.manifest, indent=2))
+    else:
+        window = run.window
+        print(f"backed up {', '.join(request.members)} as one group to {run.paths.final}\n"
+              f"  the members were frozen for {window['frozen_s'] * 1000:.0f} ms "
+              f"({len(window['frozen_devices'])} suspended, snapshots at one instant)\n"
               f"  check it anywhere with: cd {run.paths.final} && sha256sum -c SHA256SUMS")
     return 0
 
@@ -168,6 +214,17 @@ def cmd_restore(args, journal: Journal) -> int:
         outcome = "content digest equal: restore proved" if comparison.equal else "CONTENT DIFFERS"
         print(f"restored {args.archive} onto {run.vg}/{run.lv} in {run.duration_s:.1f} s\n  {outcome}: {comparison.summary()}")
     return 0 if comparison.equal else 1
+
+
+def cmd_restore_group(args, journal: Journal) -> int:
+    runs = group_module.restore_group(connect(args.host, journal), args.archive, args.to_new_suffix)
+    if args.json:
+        print(json.dumps([run.result for run in runs], indent=2))
+    else:
+        for run in runs:
+            outcome = "proved" if run.comparison.equal else "CONTENT DIFFERS"
+            print(f"{run.request.archive} -> {run.vg}/{run.lv}: {outcome}: {run.comparison.summary()}")
+    return 0 if all(run.comparison.equal for run in runs) else 1
 
 
 def cmd_list(args, journal: Journal) -> int:

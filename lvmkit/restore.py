@@ -26,6 +26,7 @@ from .sizes import human
 from .snapshot import LVMKIT_TAG, remove_if_ours, run_tag
 from .backup import new_run_id, root_check
 
+GROUP_KIND = "lvmkit-group-archive-set"  # a consistency group's set: one member set per volume
 RESTORED_TAG = "lvmkit-restored"  # not "lvmkit": cleanup must never take a restored volume
 
 
@@ -108,6 +109,10 @@ def prepare(host: Host, request: RestoreRequest, run_id: str | None = None) -> R
     checks.add(root_check(host, "restoring a volume needs root"))
     manifest = check_archive(host, request.archive, checks)
     checks.raise_if_failed()
+    if manifest.get("kind") == GROUP_KIND:
+        members = ", ".join(f"{request.archive.rstrip('/')}/{m['archive_set']}" for m in manifest["members"])
+        raise UsageError(f"{request.archive} is a consistency group's archive set: restore its members "
+                         f"({members}) one by one, or all with `lvmkit restore-group`")
     engine = get_engine(manifest["engine"]["name"])
     fstype = manifest["filesystem"]["type"]
     tools = engine.tools(fstype) + ["lvcreate", "mount", "umount", "findmnt", "find", "sha256sum"]

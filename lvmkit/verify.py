@@ -8,7 +8,7 @@ scratch volume again.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .archive_set import DIGEST, read_file, write_file
 from .digest import ContentDigest
@@ -16,7 +16,7 @@ from .engines import get_engine
 from .errors import LvmkitError
 from .host import Host, utc_now
 from .preflight import Check, Preflight
-from .restore import RestoreRequest, check_archive
+from .restore import GROUP_KIND, RestoreRequest, check_archive
 from .restore import restore as restore_archive
 from .snapshot import LVMKIT_TAG, remove_if_ours
 
@@ -43,15 +43,27 @@ def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str 
            log=None) -> VerifyResult:
     checks = Preflight()
     manifest = check_archive(host, archive_set, checks)
-    if manifest is not None:
+    if manifest is not None and manifest.get("kind") == GROUP_KIND:
+        _members(host, archive_set, manifest, checks, deep, scratch_vg, log)
+    elif manifest is not None:
         _engine_test(host, archive_set, manifest, checks)
         _digest_matches_manifest(host, archive_set, manifest, checks)
-    if deep and checks.passed:
-        _deep(host, archive_set, manifest, scratch_vg, checks, log)
+        if deep and checks.passed:
+            _deep(host, archive_set, manifest, scratch_vg, checks, log)
     result = VerifyResult(archive_set, checks, deep, utc_now().isoformat())
     if manifest is not None:
         write_file(host, f"{archive_set.rstrip('/')}/{VERIFICATION}", json.dumps(result.as_dict(), indent=2) + "\n")
     return result
+
+
+def _members(host: Host, archive_set: str, manifest: dict, checks: Preflight, deep: bool,
+             scratch_vg: str | None, log) -> None:
+    """A group's set: each member's set is verified as a set of its own."""
+    for member in manifest["members"]:
+        result = verify(host, f"{archive_set.rstrip('/')}/{member['archive_set']}", deep=deep,
+                        scratch_vg=scratch_vg, log=log)
+        for check in result.checks.checks:
+            checks.add(replace(check, name=f"{member['vg']}/{member['lv']}: {check.name}"))
 
 
 def _engine_test(host: Host, archive_set: str, manifest: dict, checks: Preflight) -> None:
