@@ -396,6 +396,8 @@ def _snapshot_spec(host: Host, request: BackupRequest, origin: LogicalVolume, ru
         return SnapshotSpec(vg, origin.name, name, run_id, None), Check("room for the snapshot", ok, detail), 0
     (group,) = list_vgs(host, vg)
     wanted = parse_size(request.snapshot_size or DEFAULT_SNAPSHOT_SIZE, origin.size)
+    if request.snapshot_size is None:  # the default never asks for less than LVM can make
+        wanted = max(wanted, group.extent_size)
     extents = -(-wanted // group.extent_size)
     spec = SnapshotSpec(vg, origin.name, name, run_id, extents, group.extent_size)
     free_after = group.free_count - extents

@@ -47,7 +47,10 @@ _LIST_PARTIALS = (
     "printf '%s\\0marker\\0%s\\0' \"$d\" \"$r\"; else printf '%s\\0none\\0\\0' \"$d\"; fi; done"
 )
 # rmdir each directory given, in order; print the ones removed (rmdir removes only empty ones).
-_RMDIR_EACH = "for d; do rmdir -- \"$d\" 2>/dev/null && printf '%s\\n' \"$d\"; done; exit 0"
+# A dead group run's watchdog leaves its "fired" marker; its pid file, while it still waits
+# to resume devices, is left alone, and so is its directory.
+_RMDIR_EACH = ("for d; do rm -f -- \"$d/watchdog.fired\"; rmdir -- \"$d\" 2>/dev/null && printf '%s\\n' \"$d\"; "
+               "done; exit 0")
 # Run directories and what is directly in them; not below (a mount's content is not ours).
 _RUN_DIRECTORIES = '[ -d "$1" ] || exit 0; exec find "$1" -mindepth 1 -maxdepth 2 -type d'
 

@@ -160,9 +160,12 @@ def parse_members(text: str) -> tuple[str, ...]:
     return members
 
 
-def prepare(host: Host, request: GroupRequest, log=default_log) -> GroupRun:
+def prepare(host: Host, request: GroupRequest, log=default_log, run_id: str | None = None) -> GroupRun:
     members = parse_members(",".join(request.members))
-    run_id = new_run_id()
+    if request.freeze_timeout_s <= 0:
+        raise UsageError(f"--freeze-timeout must be positive, not {request.freeze_timeout_s:g}: "
+                         f"the watchdog would resume the members at once")
+    run_id = run_id or new_run_id()
     name = validate_set_name(request.name or f"group-{run_id}")
     engine = get_engine(request.engine)
     paths = ArchiveSetPaths(request.dest, name, "")
@@ -204,8 +207,10 @@ def plan(run: GroupRun) -> Plan:
         steps.append(Step(f"pre-snapshot hook: {' '.join(request.pre_snapshot.argv)}",
                           [request.pre_snapshot.run_argv()],
                           run=lambda host: _hook(host, run, request.pre_snapshot),
-                          # the post hook always runs, also when a later step fails
-                          undo=(lambda host: _post_hook(host, run)) if request.post_snapshot else None))
+                          # The post hook always runs, also when this hook or a later step fails:
+                          # a pre hook that failed half-way may have locked the application.
+                          undo=(lambda host: _post_hook(host, run)) if request.post_snapshot else None,
+                          undo_armed_before=True))
     steps += [
         Step(f"start the watchdog: it resumes {len(devices)} device(s) after {request.freeze_timeout_s:g} s "
              f"if lvmkit dies inside the window",
@@ -258,6 +263,9 @@ def backup_group(host: Host, request: GroupRequest, *, log=None) -> GroupRun:
     with ExitStack() as locks:
         for member in run.members:
             locks.enter_context(held(host, member.origin.vg_name, member.origin.name, run.run_id, "backup"))
+        started = utc_now().isoformat()
+        for member in run.members:
+            member.started = started
         execute(the_plan, host, log=log)
     log(f"freeze window: {run.window['frozen_s'] * 1000:.0f} ms for {len(run.frozen_devices)} frozen member(s)")
     return run
@@ -345,7 +353,7 @@ def _seal(host: Host, run: GroupRun) -> None:
         "freeze_window": run.window,
         "freeze_mechanism": "dmsetup suspend of every mounted member, then lvcreate -s each in turn",
         "hooks": run.hooks,
-        "engine": run.request.engine,
+        "engine": {"name": run.request.engine},
     }
     write_file(host, f"{paths.partial}/{MANIFEST}", manifest_json(run.manifest))
     manifest_sum = host.run(["env", f"--chdir={paths.partial}", "sha256sum", "--", MANIFEST]).stdout

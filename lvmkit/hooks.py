@@ -16,6 +16,14 @@ from .preflight import Check
 
 KILL_AFTER_S = 5  # after the timeout's SIGTERM, SIGKILL this much later
 
+# Where timeout(1) will find the program: a path as given, else the first file of that
+# name on PATH (`command -v` would answer "false" for the shell's builtin instead).
+_FIND_PROGRAM = """
+case "$1" in */*) [ -e "$1" ] && echo "$1"; exit 0 ;; esac
+IFS=:
+for dir in $PATH; do [ -f "$dir/$1" ] && { echo "$dir/$1"; exit 0; }; done
+"""
+
 
 class HookFailed(LvmkitError):
     pass
@@ -46,7 +54,7 @@ class Hook:
 
     def check(self, host: Host) -> Check:
         """The hook's program exists on the target and may be executed."""
-        found = host.run(["sh", "-c", 'command -v "$1"', "sh", self.argv[0]], check=False).stdout.strip()
+        found = host.run(["sh", "-c", _FIND_PROGRAM, "sh", self.argv[0]], check=False).stdout.strip()
         if not found:
             return Check(f"{self.role} hook found", False,
                          f"{self.argv[0]} is not found on {host.name}: give its full path")

@@ -39,3 +39,8 @@ def test_check_with_missing_or_non_executable_program_fails(tmp_path):
     assert Hook.parse("pre-snapshot", str(script), 5).check(Host()).passed
     missing = Hook.parse("pre-snapshot", "lvmkit-no-such-hook", 5).check(Host())
     assert not missing.passed and "give its full path" in missing.detail
+
+
+def test_check_finds_a_program_that_is_also_a_shell_builtin():
+    check = Hook.parse("pre-snapshot", "false", 5).check(Host())
+    assert check.passed and check.detail.endswith("/false")
