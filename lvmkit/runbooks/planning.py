@@ -3,7 +3,9 @@
 A runbook that changes storage has a planner: it runs the same preparation function its
 notebook's preflight cell calls (read-only), with the run's parameters, and returns
 lvmkit's Plan, whose sha256 a change ticket approves. Runbooks that only read (verify) or
-that are exercises (the overflow drill) have none.
+that are exercises (the overflow drill) have none. The group backup has none yet:
+lvmkit.group.prepare makes a run id of its own, so its plan cannot be computed again for
+the approved run id (the names of its snapshots and archive set derive from it).
 """
 
 from __future__ import annotations

@@ -13,19 +13,22 @@ import functools
 import inspect
 import json
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from shlex import join
 
 from .. import backup as backup_module
+from .. import group as group_module
 from .. import restore as restore_module
 from .. import verify as verify_module
 from ..backup import BackupRequest, BackupRun
 from ..cleanup import RUN_ROOT
 from ..errors import LvmkitError, UsageError
+from ..group import GroupRequest, GroupRun
 from ..guard import GuardSettings, SnapshotInvalidated
+from ..hooks import Hook
 from ..host import Host, utc_now
 from ..journal import Journal
 from ..lock import held
@@ -140,19 +143,34 @@ def keep(record_dir: str, name: str, data: dict) -> None:
     print(f"kept {name} in the record folder {record_dir}")
 
 
-def check_nothing_left(host: Host, run: BackupRun | RestoreRun) -> None:
-    """Prove the run cleaned up: no volume with its run tag, no mount under its run directory."""
-    vg = run.vg if isinstance(run, RestoreRun) else run.origin.vg_name
+def check_nothing_left(host: Host, run: BackupRun | RestoreRun | GroupRun) -> None:
+    """Prove the run cleaned up: no volume with its run tag, no mount under its run directory;
+    for a group, also no member still suspended and no watchdog still waiting."""
+    if isinstance(run, GroupRun):
+        vgs = sorted({m.origin.vg_name for m in run.members})
+    else:
+        vgs = [run.vg if isinstance(run, RestoreRun) else run.origin.vg_name]
     tag = run_tag(run.run_id)
     # A restore's target is what the operator asked for, not a leftover (unless it is a scratch volume).
     wanted = f"{run.vg}/{run.lv}" if isinstance(run, RestoreRun) and not run.request.scratch else None
-    volumes = [v.full_name for v in list_lvs(host, vg) if tag in v.tags and v.full_name != wanted]
+    present = [v for vg in vgs for v in list_lvs(host, vg)]
+    volumes = [v.full_name for v in present if tag in v.tags and v.full_name != wanted]
     mounts = [m for m in _mount_targets(host) if m.startswith(f"{RUN_ROOT}/{run.run_id}/")]
-    show(Table(["what", "left behind"], [[f"volumes tagged {tag}", ", ".join(volumes) or "none"],
-                                         [f"mounts under {RUN_ROOT}/{run.run_id}/", ", ".join(mounts) or "none"]],
-               "cleanup"))
-    if volumes or mounts:
-        raise StepFailed(f"run {run.run_id} left {', '.join(volumes + mounts)} behind; `lvmkit cleanup` removes it")
+    rows = [[f"volumes tagged {tag}", ", ".join(volumes) or "none"],
+            [f"mounts under {RUN_ROOT}/{run.run_id}/", ", ".join(mounts) or "none"]]
+    left = volumes + mounts
+    if isinstance(run, GroupRun):
+        members = {f"{m.origin.vg_name}/{m.origin.name}" for m in run.members}
+        # A member left suspended would block its application's writers for good.
+        suspended = [v.full_name for v in present if v.full_name in members and "suspended" in v.attr.state]
+        pidfile = run.watchdog_files[0]
+        waiting = host.run(["test", "-e", pidfile], check=False).returncode == 0
+        rows += [["members still suspended", ", ".join(suspended) or "none (every member's lv_attr says active)"],
+                 ["watchdog", f"still waiting: {pidfile} is there" if waiting else "stopped (its pid file is gone)"]]
+        left += suspended + ([f"the watchdog ({pidfile})"] if waiting else [])
+    show(Table(["what", "left behind"], rows, "cleanup"))
+    if left:
+        raise StepFailed(f"run {run.run_id} left {', '.join(left)} behind; `lvmkit cleanup` removes it")
 
 
 def commands(host: Host) -> Table:
@@ -268,6 +286,118 @@ def tear_down_scratch(host: Host, restore_run: RestoreRun) -> None:
 
 def _remove_scratch(host: Host, run: RestoreRun) -> None:
     remove_if_ours(host, run.vg, run.lv, run_tag(run.run_id))
+
+
+# --- consistency groups ------------------------------------------------------------------
+
+
+def prepare_group(host: Host, members: str, dest: str, engine: str = "fsarchiver", pre_snapshot: str = "",
+                  post_snapshot: str = "", hook_timeout_s: float = 60.0, freeze_timeout_s: float = 30.0,
+                  run_id: str = "") -> GroupRun:
+    """Run the group's preflight (read-only): every member's checks, the room the snapshots share,
+    the freeze on this LVM and kernel, the hooks, the destination; show it, raise if one fails."""
+    if run_id:
+        # group.prepare makes a run id of its own: an approved one could not be kept.
+        raise UsageError("a group backup cannot run with an approved plan's run id (it has no plan to approve)")
+    if freeze_timeout_s <= 0:
+        raise UsageError(f"freeze_timeout_s must be positive, not {freeze_timeout_s:g}")
+    request = GroupRequest(
+        members=group_module.parse_members(members), dest=dest, engine=engine,
+        pre_snapshot=Hook.parse("pre-snapshot", pre_snapshot or None, hook_timeout_s),
+        post_snapshot=Hook.parse("post-snapshot", post_snapshot or None, hook_timeout_s),
+        freeze_timeout_s=freeze_timeout_s,
+    )
+    with _showing_preflight(display=True):
+        run = group_module.prepare(host, request, log)
+    show(preflight_table(run.preflight.checks, f"preflight on {host.name}: every check passed, nothing changed yet"))
+    return run
+
+
+def plan_group(run: GroupRun, approved_plan: str = "") -> Plan:
+    """The group's plan, shown step by step; checked against the approved plan if there is one."""
+    the_plan = group_module.plan(run)
+    check_approval(the_plan, approved_plan)
+    show(plan_table(the_plan))
+    return the_plan
+
+
+def execute_group(host: Host, run: GroupRun, the_plan: Plan) -> list[StepRecord]:
+    """Execute the plan holding every member's lock, as `lvmkit backup --group` does; on failure the
+    completed steps are undone (members resumed, snapshots removed, the post-snapshot hook run)."""
+    with ExitStack() as locks:
+        for member in run.members:
+            locks.enter_context(held(host, member.origin.vg_name, member.origin.name, run.run_id, "backup"))
+        started = utc_now().isoformat()
+        for member in run.members:  # each member's manifest says when its backup began, as execute_backup's does
+            member.started = started
+        records = execute(the_plan, host, log=log)
+    show(records_table(records))
+    return records
+
+
+def freeze_window(run: GroupRun) -> dict:
+    """How long the members were frozen (their writers blocked), the watchdog's margin, the hooks."""
+    window, timeout = run.window, run.request.freeze_timeout_s
+    unfrozen = [f"{m.origin.vg_name}/{m.origin.name}" for m in run.members if not m.origin_mounts]
+    rows = [
+        ["frozen", f"{window['frozen_s'] * 1000:.0f} ms, from the first dmsetup suspend to the last resume"],
+        ["what it cost", "a write to a frozen member waited at most that long"],
+        ["suspending took", f"{window['suspend_s'] * 1000:.0f} ms of it; then one lvcreate per member, "
+                            f"each resuming its own origin"],
+        ["frozen devices", ", ".join(window["frozen_devices"]) or "none (no member was mounted)"],
+        ["not frozen (not mounted)", ", ".join(unfrozen) or "none"],
+        ["window, target's clock (UTC)", f"{_epoch(window['start_epoch'])} to {_epoch(window['end_epoch'])}"],
+        ["watchdog", f"would have resumed every member after {timeout:g} s; "
+                     f"{timeout - window['frozen_s']:.1f} s to spare"],
+    ]
+    hooks = {hook["role"]: hook for hook in run.hooks}
+    for hook in run.hooks:
+        took = _seconds_between(hook["started"], hook["ended"])
+        rows.append([f"{hook['role']} hook", f"{join(hook['argv'])}: {took:.1f} s (timeout {hook['timeout_s']:g} s)"])
+    if "pre-snapshot" in hooks and "post-snapshot" in hooks:
+        held_s = _seconds_between(hooks["pre-snapshot"]["started"], hooks["post-snapshot"]["ended"])
+        rows.append(["application held by its hooks", f"{held_s:.1f} s, pre-snapshot hook's start to post-snapshot "
+                                                      f"hook's end (controller's clock)"])
+    show(Table(["", ""], rows, "the freeze window"))
+    if window["frozen_s"] > timeout / 2:
+        print(f"the window took more than half of freeze_timeout_s ({timeout:g} s): raise it before a slower "
+              f"day makes the watchdog fire and the backup fail")
+    return window
+
+
+def group_summary(run: GroupRun) -> dict:
+    """Each member's part of the group's archive set, and the group's manifest in short."""
+    rows = []
+    for member in run.members:
+        m = member.manifest
+        snapshot = m["snapshot"]
+        size = "thin (from the pool)" if snapshot["thin"] else human(snapshot["size_bytes"])
+        rows.append([
+            f"{m['origin']['vg']}/{m['origin']['lv']}",
+            f"{m['filesystem']['type']}, {human(m['origin']['size_bytes'])}",
+            "yes" if member.origin_mounts else "no (not mounted)",
+            f"{snapshot['name']}, {size}, peak {snapshot['peak_percent'] or 0:.1f}% used",
+            human(m["bytes_read"]) if m["bytes_read"] is not None else "unknown",
+            human(m["bytes_written"]),
+            f"{m['digest']['files']} files, {human(m['digest']['bytes'])}",
+            f"{run.paths.final}/{member.paths.name}",
+        ])
+    show(Table(["member", "filesystem", "frozen", "snapshot", "read", "archive", "content digest", "member set"],
+               rows, f"{len(rows)} members, one instant"))
+    g = run.manifest
+    engine = run.members[0].manifest["engine"]  # one engine for every member
+    show(Table(["", ""], [
+        ["archive set", run.paths.final],
+        ["engine", f"{_named(engine['name'], engine['version'])} ({engine['level']} level), "
+                   f"options {json.dumps(engine['options'], sort_keys=True)}"],
+        ["volume groups", ", ".join(g["volume_groups"]) + (" (one instant across them)"
+                                                            if g["spans_volume_groups"] else "")],
+        ["freeze", f"{g['freeze_window']['frozen_s'] * 1000:.0f} ms: {g['freeze_mechanism']}"],
+        ["check it anywhere", f"cd {run.paths.final} && sha256sum -c SHA256SUMS"],
+        ["verify it with lvmkit", f"lvmkit verify {run.paths.final}"],
+        ["restore every member", f"lvmkit restore-group {run.paths.final} --to-new-suffix _restored"],
+    ], "the group's archive set"))
+    return g
 
 
 # --- verify ------------------------------------------------------------------------------
@@ -531,6 +661,14 @@ def check_approval(the_plan: Plan, approved_plan: str) -> None:
 
 def _mount_targets(host: Host) -> list[str]:
     return host.run(["findmnt", "--list", "--noheadings", "--output", "TARGET"]).stdout.split()
+
+
+def _epoch(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def _named(name: str, version: str) -> str:

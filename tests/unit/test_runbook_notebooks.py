@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import json
 
 import pytest
 
+from lvmkit.runbooks import steps
 from lvmkit.runbooks.catalog import list_runbooks, runbooks_dir
 from lvmkit.runbooks.params import INJECTED, TYPES
 
 RUNBOOKS = list_runbooks()
-EXPECTED = {"backup", "restore", "verify", "dr-rehearsal", "snapshot-overflow-drill"}
+EXPECTED = {"backup", "restore", "verify", "dr-rehearsal", "snapshot-overflow-drill", "group-backup"}
 
 
 def code(cell) -> str:
@@ -81,3 +83,19 @@ def test_each_step_cell_calls_one_lvmkit_step_and_nothing_else(book):
         assert isinstance(call, ast.Call), f"{book.name}: a cell calls a step: {source!r}"
         assert isinstance(call.func, ast.Attribute) and isinstance(call.func.value, ast.Name)
         assert call.func.value.id == "steps", f"{book.name}: cells call lvmkit.runbooks.steps: {source!r}"
+
+
+@pytest.mark.parametrize("book", RUNBOOKS, ids=lambda book: book.name)
+def test_each_step_cell_calls_a_step_that_exists_with_arguments_it_takes(book):
+    cells = json.loads(book.path.read_text())["cells"]
+    for cell in cells:
+        if cell["cell_type"] != "code" or "parameters" in cell.get("metadata", {}).get("tags", []):
+            continue
+        (statement,) = [s for s in ast.parse(code(cell)).body if not isinstance(s, (ast.Import, ast.ImportFrom))]
+        call = statement.value
+        function = getattr(steps, call.func.attr, None)
+        assert callable(function), f"{book.name}: steps.{call.func.attr} does not exist"
+        try:
+            inspect.signature(function).bind(*call.args, **{k.arg: k.value for k in call.keywords})
+        except TypeError as error:
+            pytest.fail(f"{book.name}: steps.{call.func.attr} does not take the arguments {code(cell)!r}: {error}")
