@@ -27,7 +27,7 @@ from .guard import GuardSettings, SnapshotGuard
 from .host import DEBIAN_PACKAGE, Host, utc_now
 from .lock import held, lock_path, read_lock
 from .lvm import LogicalVolume, get_lv, list_lvs, list_vgs, parse_lv_spec
-from .plan import Plan, Step, default_log, execute
+from .plan import Plan, Step, StepRecord, default_log, execute
 from .preflight import Check, Preflight
 from .progress import Progress
 from .sizes import human, parse_size
@@ -254,10 +254,15 @@ def backup(host: Host, request: BackupRequest, *, log=None) -> BackupRun:
     run = prepare(host, request, log=log)
     the_plan = plan(run)
     log(f"preflight on {host.name}:\n{run.preflight.render()}")
+    execute_run(host, run, the_plan, log)
+    return run
+
+
+def execute_run(host: Host, run: BackupRun, the_plan: Plan, log=default_log) -> list[StepRecord]:
+    """Execute the plan under the origin's lock; on failure the completed steps are undone."""
     with held(host, run.origin.vg_name, run.origin.name, run.run_id, "backup"):
         run.started = utc_now().isoformat()
-        execute(the_plan, host, log=log)
-    return run
+        return execute(the_plan, host, log=log)
 
 
 # --- the steps' work ---------------------------------------------------------------------

@@ -39,7 +39,7 @@ from .hooks import Hook
 from .host import Host, utc_now
 from .lock import held
 from .lvm import list_vgs, parse_lv_spec
-from .plan import Plan, Step, default_log, execute
+from .plan import Plan, Step, StepRecord, default_log, execute
 from .preflight import Check, Preflight
 from .restore import GROUP_KIND, RestoreRequest, read_manifest
 from .restore import restore as restore_member
@@ -260,15 +260,21 @@ def backup_group(host: Host, request: GroupRequest, *, log=None) -> GroupRun:
     run = prepare(host, request, log)
     the_plan = plan(run)
     log(f"preflight on {host.name}:\n{run.preflight.render()}")
+    execute_run(host, run, the_plan, log)
+    log(f"freeze window: {run.window['frozen_s'] * 1000:.0f} ms for {len(run.frozen_devices)} frozen member(s)")
+    return run
+
+
+def execute_run(host: Host, run: GroupRun, the_plan: Plan, log=default_log) -> list[StepRecord]:
+    """Execute the plan holding every member's lock; on failure the completed steps are undone
+    (members resumed, snapshots removed, the post-snapshot hook run)."""
     with ExitStack() as locks:
         for member in run.members:
             locks.enter_context(held(host, member.origin.vg_name, member.origin.name, run.run_id, "backup"))
         started = utc_now().isoformat()
-        for member in run.members:
+        for member in run.members:  # each member's manifest says when its backup began
             member.started = started
-        execute(the_plan, host, log=log)
-    log(f"freeze window: {run.window['frozen_s'] * 1000:.0f} ms for {len(run.frozen_devices)} frozen member(s)")
-    return run
+        return execute(the_plan, host, log=log)
 
 
 # --- the steps' work ---------------------------------------------------------------------

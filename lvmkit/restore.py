@@ -20,7 +20,7 @@ from .filesystem import mkfs_argv, mount_sources, restore_mount_options
 from .host import Host, utc_now
 from .lock import held
 from .lvm import get_lv, list_vgs, parse_lv_spec
-from .plan import Plan, Step, default_log, execute
+from .plan import Plan, Step, StepRecord, default_log, execute
 from .preflight import Check, Preflight
 from .sizes import human
 from .snapshot import LVMKIT_TAG, remove_if_ours, run_tag
@@ -173,17 +173,23 @@ def restore(host: Host, request: RestoreRequest, *, log=None) -> RestoreRun:
     run = prepare(host, request)
     the_plan = plan(run)
     log(f"preflight on {host.name}:\n{run.preflight.render()}")
+    execute_run(host, run, the_plan, log)
+    return run
+
+
+def execute_run(host: Host, run: RestoreRun, the_plan: Plan, log=default_log) -> list[StepRecord]:
+    """Execute the plan under the target's lock; its duration is the recovery time."""
     began = time.monotonic()
-    with held(host, run.vg, run.lv, run.run_id, "verify" if request.scratch else "restore"):
-        execute(the_plan, host, log=log)
+    with held(host, run.vg, run.lv, run.run_id, "verify" if run.request.scratch else "restore"):
+        records = execute(the_plan, host, log=log)
     run.duration_s = round(time.monotonic() - began, 3)
     run.result = {
-        "archive": request.archive, "target": f"{run.vg}/{run.lv}", "created": run.create,
+        "archive": run.request.archive, "target": f"{run.vg}/{run.lv}", "created": run.create,
         "engine": run.engine.name, "verified": run.comparison.equal,
         "comparison": run.comparison.summary(), "duration_s": run.duration_s,
         "finished": utc_now().isoformat(),
     }
-    return run
+    return records
 
 
 def _prove(host: Host, run: RestoreRun) -> None:

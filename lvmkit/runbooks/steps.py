@@ -13,7 +13,7 @@ import functools
 import inspect
 import json
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,9 +31,8 @@ from ..guard import GuardSettings, SnapshotInvalidated
 from ..hooks import Hook
 from ..host import Host, utc_now
 from ..journal import Journal
-from ..lock import held
 from ..lvm import get_lv, list_lvs, validate_lv_name, validate_vg_name
-from ..plan import Plan, StepRecord, execute
+from ..plan import Plan, StepRecord
 from ..preflight import Check, PreflightError
 from ..restore import RestoreRequest, RestoreRun
 from ..sizes import human
@@ -101,9 +100,7 @@ def plan_backup(run: BackupRun, approved_plan: str = "") -> Plan:
 
 def execute_backup(host: Host, run: BackupRun, the_plan: Plan) -> list[StepRecord]:
     """Execute the plan under the origin's lock; on failure the completed steps are undone."""
-    with held(host, run.origin.vg_name, run.origin.name, run.run_id, "backup"):
-        run.started = utc_now().isoformat()
-        records = execute(the_plan, host, log=log)
+    records = backup_module.execute_run(host, run, the_plan, log)
     show(records_table(records))
     return records
 
@@ -210,16 +207,7 @@ def plan_restore(run: RestoreRun, approved_plan: str = "") -> Plan:
 
 def execute_restore(host: Host, run: RestoreRun, the_plan: Plan) -> list[StepRecord]:
     """Execute the restore under the target's lock; its duration is the recovery time."""
-    began = time.monotonic()
-    with held(host, run.vg, run.lv, run.run_id, "verify" if run.request.scratch else "restore"):
-        records = execute(the_plan, host, log=log)
-    run.duration_s = round(time.monotonic() - began, 3)
-    run.result = {
-        "archive": run.request.archive, "target": f"{run.vg}/{run.lv}", "created": run.create,
-        "engine": run.engine.name, "verified": run.comparison.equal,
-        "comparison": run.comparison.summary(), "duration_s": run.duration_s,
-        "finished": utc_now().isoformat(),
-    }
+    records = restore_module.execute_run(host, run, the_plan, log)
     show(records_table(records))
     return records
 
@@ -324,13 +312,7 @@ def plan_group(run: GroupRun, approved_plan: str = "") -> Plan:
 def execute_group(host: Host, run: GroupRun, the_plan: Plan) -> list[StepRecord]:
     """Execute the plan holding every member's lock, as `lvmkit backup --group` does; on failure the
     completed steps are undone (members resumed, snapshots removed, the post-snapshot hook run)."""
-    with ExitStack() as locks:
-        for member in run.members:
-            locks.enter_context(held(host, member.origin.vg_name, member.origin.name, run.run_id, "backup"))
-        started = utc_now().isoformat()
-        for member in run.members:  # each member's manifest says when its backup began, as execute_backup's does
-            member.started = started
-        records = execute(the_plan, host, log=log)
+    records = group_module.execute_run(host, run, the_plan, log)
     show(records_table(records))
     return records
 

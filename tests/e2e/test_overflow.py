@@ -14,24 +14,14 @@ from lvmkit.guard import GuardSettings, SnapshotInvalidated, ThinPoolFilling
 from lvmkit.lvm import get_lv
 from lvmkit.plan import Plan, Step, execute
 from lvmkit.preflight import PreflightError
+from lvmkit.runbooks.steps import FLOOD
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers
 
 QUIET = {"log": lambda message: None}
 
-# Waits until lvmkit has mounted its snapshot of the origin, then writes $3 MiB of new data
-# to the origin, one MiB every $4 seconds: fast, it outpaces a small snapshot; slower, it
-# gives --autoextend time to keep up.
-FLOOD = r'''
-until ls -d /run/lvmkit/*/"$2" >/dev/null 2>&1; do sleep 0.1; done
-for i in $(seq 1 "$3"); do
-    head -c 1048576 /dev/urandom >> "$1/flood.bin"
-    sync "$1/flood.bin"
-    sleep "$4"
-done
-'''
-
+# FLOOD (the drill's writer) waits for lvmkit's snapshot mount, then writes $3 MiB, one every $4 s.
 
 def data_checksum(host, mountpoint: str) -> str:
     """Checksums of the data that was there before the flood (the flood file excluded)."""
