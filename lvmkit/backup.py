@@ -224,7 +224,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
         [engine.backup_argv(run.source, run.archive, fstype, run.engine_options)],
         run=lambda host: _read(host, run),
     )
-    steps += [unmount, read] if engine.reads == "device" else [read, unmount]
+    steps += [unmount, read] if unmounts_before_reading(engine) else [read, unmount]
     steps += [
         Step("check the snapshot was still valid after the last byte was read",
              [read_argv(snapshot_device(run))], run=lambda host: _final_check(host, run)),
@@ -246,6 +246,11 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
     ]
     return Plan(f"back up {run.request.origin} with {engine.name} to {paths.final}", steps,
                 facts={"run_id": run.run_id, "preflight": run.preflight.as_list()})
+
+
+def unmounts_before_reading(engine: Engine) -> bool:
+    """A block engine reads the device unmounted; the others read while the mount is there."""
+    return engine.reads == "device" and not engine.reads_through_existing_mount
 
 
 def backup(host: Host, request: BackupRequest, *, log=None) -> BackupRun:

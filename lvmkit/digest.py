@@ -41,7 +41,9 @@ from .host import Host
 FORMAT = "lvmkit-content-digest"
 FORMAT_VERSION = 1
 DEFAULT_JOBS = 2  # the lab guest and many small VMs have 2 CPUs
-DEFAULT_BATCH = 64  # files per sha256sum process
+# Files per sha256sum process: each exec costs ~37 ms in the emulated lab; measured on
+# 17,000 files (256 MiB), 64 per process took 13.2 s, 1024 took 4.1 s (one worker, warm cache).
+DEFAULT_BATCH = 1024
 DIGEST_TOOLS = ("bash", "find", "split", "xargs", "sha256sum", "base64", "mktemp")
 
 # find's -printf type letters (%y); any other (door, unknown) is refused.

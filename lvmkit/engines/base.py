@@ -35,6 +35,10 @@ class Engine:
     # False: the restore code makes a filesystem and mounts it first (tar, dar, rsync).
     restore_makes_filesystem: bool
     archive_name: str  # the archive's name inside the archive set (file, or directory for rsync)
+    # True: given the device, the engine reads the files through the read-only mount it
+    # finds (fsarchiver). The backup then keeps the snapshot mounted while the engine runs,
+    # so the engine reads what the content digest has just read from the page cache.
+    reads_through_existing_mount: bool = False
     compresses: bool = True  # sizes the room preflight asks for at the destination
     options: tuple[EngineOption, ...] = ()
     filesystems: tuple[str, ...] = ("ext2", "ext3", "ext4", "xfs")

@@ -10,6 +10,12 @@ a second XFS mount with a known UUID. fsarchiver 0.8.7 mounts XFS with "nouuid" 
 neither -A (save a filesystem mounted read-write) nor -a (drop ACLs and xattrs) is wanted.
 Measured in the lab with a snapshot of a mounted XFS origin.
 
+A device that is already mounted read-only is read through that mount (fsarchiver mounts
+only what is not mounted), so the backup keeps its read-only mount of the snapshot while
+fsarchiver runs: the files come from the page cache the content digest has just filled.
+Measured in the lab, 256 MiB in 17,000 files: fsarchiver took 6.4 s after the digest
+instead of 14.9 s on the unmounted device.
+
 What a restore does not give back (measured in the lab, ext4 and XFS): fsarchiver keeps
 modification times in whole seconds (it stores `(u32)st_mtime`), so nanoseconds become
 0; the root directory's mtime is the time of the restore; sparse files come back partly
@@ -30,6 +36,7 @@ class FsarchiverEngine(Engine):
     name: str = "fsarchiver"
     level: Level = "file"
     reads: Reads = "device"
+    reads_through_existing_mount: bool = True
     restore_makes_filesystem: bool = True
     archive_name: str = "filesystem.fsa"
     options: tuple[EngineOption, ...] = (ZSTD_LEVEL, THREADS)

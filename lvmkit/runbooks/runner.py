@@ -38,7 +38,6 @@ from ..journal import Journal
 from ..targets import connect
 from . import approval, audit, planning
 from .catalog import Runbook
-from .kernel import KERNEL_NAME, new_kernel_manager
 
 RECORDS_ENV = "LVMKIT_RECORDS"
 DEFAULT_RECORDS = Path("/var/lib/lvmkit/records")
@@ -172,6 +171,8 @@ def execute(book: Runbook, output: Path, parameters: dict, cwd: Path, stream) ->
     import papermill
     from nbclient.exceptions import CellExecutionError
     from papermill.exceptions import PapermillExecutionError
+
+    from .kernel import KERNEL_NAME, new_kernel_manager
 
     signals: list[int] = []
     runtime = tempfile.mkdtemp(prefix="lvmkit-kernel-")

@@ -7,6 +7,7 @@ import shutil
 
 import pytest
 
+from lvmkit.backup import unmounts_before_reading
 from lvmkit.engines import ENGINES, get_engine
 from lvmkit.engines import dd as dd_module
 from lvmkit.engines import partclone as partclone_module
@@ -89,6 +90,14 @@ def test_engine_with_each_name_declares_level_source_restore_and_archive(
     assert (engine.level, engine.reads, engine.restore_makes_filesystem, engine.archive_name) == (
         level, reads, makes_filesystem, archive_name,
     )
+
+
+@pytest.mark.parametrize("name, unmounts_first", [
+    ("fsarchiver", False), ("tar", False), ("dar", False), ("rsync", False), ("dd", True), ("partclone", True),
+])
+def test_unmounts_before_reading_only_for_block_engines(name, unmounts_first):
+    # fsarchiver reads through the snapshot's read-only mount, warm from the content digest
+    assert unmounts_before_reading(ENGINES[name]) is unmounts_first
 
 
 # --- options ----------------------------------------------------------------------------
