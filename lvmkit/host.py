@@ -224,8 +224,14 @@ class RunningCommand:
         self._pid_known.wait(timeout)
         return self.pid
 
-    def poll(self) -> int | None:
-        return self._popen.poll()
+    def poll(self, timeout: float = 0.0) -> int | None:
+        """The exit code, waiting up to `timeout` s for it (the waiter learns of the end at
+        once, where sleeping between polls would notice it up to a whole sleep late); None
+        while the command runs."""
+        try:
+            return self._popen.wait(timeout=timeout) if timeout else self._popen.poll()
+        except subprocess.TimeoutExpired:
+            return None
 
     def stderr_so_far(self) -> str:
         return b"".join(self._stderr).decode(errors="replace")
