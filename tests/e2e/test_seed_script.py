@@ -6,11 +6,7 @@ adapted only in its variables.
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-import pytest
-
+from benchmarks.seed import seed_script
 from lvmkit.archive_set import write_file
 from lvmkit.backup import BackupRequest, backup
 from lvmkit.digest import compare, compute_digest
@@ -18,20 +14,6 @@ from lvmkit.restore import RestoreRequest, restore
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers
-
-SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "making-consistent-backups-with-lvm.md"
-
-
-def seed_script(**variables: str) -> str:
-    """The bash script of the seed document, with its configuration variables replaced."""
-    if not SEED.exists():
-        pytest.fail(f"the seed document is not at {SEED}: CI and developers have it beside the clone")
-    text = SEED.read_text()
-    script = re.search(r"```\n(#!/bin/bash\n.*?)```", text, re.DOTALL).group(1)
-    for name, value in variables.items():
-        script, count = re.subn(rf"^{name}='[^']*'", f"{name}='{value}'", script, flags=re.MULTILINE)
-        assert count == 1, f"the seed script has no variable {name}"
-    return script
 
 
 def test_seed_script_and_lvmkit_fsarchiver_restore_to_identical_content(lvm_host, dest, unique):

@@ -1,0 +1,109 @@
+"""The benchmark's arithmetic, attribution and report: the parts that run without the lab."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from benchmarks.breakdown import MONITORING, breakdown
+from benchmarks.fill import fill
+from benchmarks.report import Table, render
+from benchmarks.stats import fit_line, pair_ratios, sample
+from lvmkit.backup import private
+from lvmkit.digest import digest_commands
+from lvmkit.journal import JournalEntry
+from lvmkit.watch import read_argv
+
+
+def entry(argv: list[str], seconds: float) -> JournalEntry:
+    return JournalEntry(host="local", argv=argv, changes_state=False, planned=False, start="", end="",
+                        duration_s=seconds, returncode=0, stdout="", stderr="")
+
+
+def test_sample_with_odd_runs_gives_middle_value_and_range():
+    times = sample([3.0, 1.0, 2.0])
+    assert (times.median, times.low, times.high, times.n) == (2.0, 1.0, 3.0, 3)
+    assert times.seconds() == "2.00 s (1.00-3.00)"
+
+
+def test_sample_with_no_value_is_refused():
+    with pytest.raises(ValueError):
+        sample([])
+
+
+def test_pair_ratios_divide_run_by_run_not_median_by_median():
+    ratios = pair_ratios(sample([11.0, 22.0, 30.0]), sample([10.0, 20.0, 30.0]))
+    assert ratios.values == (1.1, 1.1, 1.0)
+    assert ratios.times() == "1.100x (1.000-1.100)"
+
+
+def test_pair_ratios_with_unequal_runs_are_refused():
+    with pytest.raises(ValueError, match="as many runs"):
+        pair_ratios(sample([1.0, 2.0]), sample([1.0]))
+
+
+def test_fit_line_on_exact_line_finds_its_parameters_and_no_residual():
+    line = fit_line([64, 128, 256], [2 + 0.1 * x for x in (64, 128, 256)])
+    assert line.intercept == pytest.approx(2.0)
+    assert line.slope == pytest.approx(0.1)
+    assert line.worst_residual == pytest.approx(0.0, abs=1e-9)
+
+
+def test_fit_line_on_bent_points_reports_the_bend():
+    line = fit_line([64, 128, 256], [10.0, 10.0, 40.0])
+    assert line.worst_residual > 0.2
+
+
+def test_breakdown_sorts_journal_into_parts_and_keeps_monitoring_apart():
+    listing, hashing = digest_commands("/run/lvmkit/x")
+    journal = [
+        entry(["lvs", "--reportformat", "json"], 0.25),
+        entry(["lvcreate", "--snapshot", "-n", "s", "vg/lv"], 0.5),
+        entry(read_argv("/dev/vg/s"), 0.2),
+        entry(["mount", "-o", "ro", "/dev/vg/s", "/run/lvmkit/x"], 0.1),
+        entry(listing, 1.0),
+        entry(hashing, 4.0),
+        entry(private(["fsarchiver", "savefs", "/b/a.fsa", "/dev/vg/s"]), 6.0),
+        entry(["env", "--chdir=/b", "sha256sum", "--", "a.fsa"], 1.5),
+        entry(["lvremove", "--yes", "vg/s"], 0.5),
+    ]
+    parts = breakdown(journal, wall_s=15.0)
+    assert parts["preflight"] == 0.25
+    assert parts["snapshot"] == 1.0
+    assert parts["content digest"] == 5.0
+    assert parts["engine"] == 6.0
+    assert parts["checksums"] == 1.5
+    assert parts["other commands"] == 0.1
+    assert parts[MONITORING] == 0.2
+    assert parts["lvmkit itself"] == pytest.approx(15.0 - 13.85)
+
+
+def test_table_with_wrong_number_of_cells_is_refused():
+    table = Table("t", "m", ["a", "b"])
+    with pytest.raises(ValueError, match="2 columns"):
+        table.add("only one")
+
+
+def test_render_puts_command_machine_method_rows_and_findings_in_order():
+    table = Table("1. x", "How it was measured.", ["what", "time"])
+    table.add("seed | script", "1.00 s")
+    table.findings.append("it is linear")
+    text = render(intro="Intro.", machine=["host: a CPU"], command="benchmarks/run", tables=[table])
+    assert text.index("benchmarks/run") < text.index("host: a CPU") < text.index("How it was measured.")
+    assert "| seed \\| script | 1.00 s |" in text
+    assert "- it is linear" in text
+
+
+@pytest.mark.parametrize("shape, files", [("large-files", 4), ("small-files", None)])
+def test_fill_writes_exactly_the_size_asked_and_the_same_data_twice(tmp_path, shape, files):
+    first, second = tmp_path / "a", tmp_path / "b"
+    made = fill(first, shape, 2, seed=3)
+    assert made == fill(second, shape, 2, seed=3)
+    written = sorted(p for p in first.rglob("*") if p.is_file())
+    assert made == (len(written), 2 * 1024 * 1024)
+    assert sum(p.stat().st_size for p in written) == 2 * 1024 * 1024
+    if files is not None:
+        assert len(written) == files
+    sample_file = random.Random(0).choice(written)
+    assert sample_file.read_bytes() == (second / sample_file.relative_to(first)).read_bytes()
