@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from .cow import cow_table
 from .engines import engines_table, measure_shape
 from .freeze import freeze_table
 from .native import native_table
-from .overhead import Contender, Race, TARGET, overhead_table, parts_table, sizes_table
+from .overhead import Contender, Race, median_parts, overhead_findings, overhead_table, parts_table, sizes_table
 from .report import Table, render
 from .runbook import runbook_table
 from .workbench import BenchmarkError, Workbench
@@ -123,9 +122,9 @@ def _measure(bench: Workbench, local: Host, settings: Settings, baseline_rev: st
             tables[5] = runbook_table(bench, local, data, f"{mib} MiB in {files:,} small files", dest,
                                       settings.runs, on_target=current.sample.median)
     tables[6] = sizes_table(sorted(points, key=lambda point: point[0]))
-    _summarize_overhead(tables[1], points[0])
     log(f"table 1c: the same work natively on this machine, {largest} MiB")
-    tables["1c"] = native_table(local, largest, settings.runs, median_parts(points[0][3]))
+    tables["1c"], native_digest_share = native_table(local, largest, settings.runs, median_parts(points[0][3]))
+    tables[1].findings += overhead_findings(points, native_digest_share)
 
     target = bench.make_volume("restore", settings.data_volume_mib)
     shapes = []
@@ -139,30 +138,6 @@ def _measure(bench: Workbench, local: Host, settings: Settings, baseline_rev: st
     log("table 4: copy-on-write")
     tables[4] = cow_table(bench, POOL, settings.runs)
     return [tables[key] for key in (1, "1b", "1c", 2, 3, 4, 5, 6)]
-
-
-def _summarize_overhead(table: Table, largest) -> None:
-    mib, files, seed, current = largest
-    overhead = current.sample.median / seed.sample.median
-    verdict = "met" if overhead <= TARGET else "**not met**"
-    parts = median_parts(current)
-    table.findings += [
-        f"At {mib} MiB lvmkit took {current.sample.median - seed.sample.median:+.2f} s over the script "
-        f"({(overhead - 1) * 100:+.1f}%): the target of {(TARGET - 1) * 100:.0f}% is {verdict}.",
-        f"fsarchiver itself took {parts['engine']:.2f} s in lvmkit: it reads the files through the snapshot's "
-        f"mount, from the page cache the content digest filled ({parts['content digest']:.2f} s, which did the "
-        f"one cold read of the data). The script's whole run, whose fsarchiver does that cold read, took "
-        f"{seed.sample.median:.2f} s.",
-        f"The rest is work the script does not do: checksums {parts['checksums']:.2f} s (sha256 of archive and "
-        f"digest; the script's md5sum is in its own time), preflight {parts['preflight']:.2f} s, mounting, "
-        f"writing and publishing {parts['other commands']:.2f} s, and lvmkit itself {parts['lvmkit itself']:.2f} s "
-        f"(mostly Python's start-up, slow under emulation). Table 6 splits it into a fixed cost and a cost "
-        f"per MiB; table 1c shows the digest's cost on a real CPU.",
-    ]
-
-
-def median_parts(contender: Contender) -> dict[str, float]:
-    return {part: statistics.median(p[part] for p in contender.parts) for part in contender.parts[0]}
 
 
 def _baseline_tree(rev: str, share: Path) -> Path:

@@ -8,6 +8,7 @@ import pytest
 
 from benchmarks.breakdown import MONITORING, breakdown
 from benchmarks.fill import fill
+from benchmarks.overhead import Contender, overhead_findings
 from benchmarks.report import Table, render
 from benchmarks.stats import fit_line, pair_ratios, sample
 from lvmkit.backup import private
@@ -107,3 +108,28 @@ def test_fill_writes_exactly_the_size_asked_and_the_same_data_twice(tmp_path, sh
         assert len(written) == files
     sample_file = random.Random(0).choice(written)
     assert sample_file.read_bytes() == (second / sample_file.relative_to(first)).read_bytes()
+
+
+def contender(label: str, seconds: list[float], tree=None) -> Contender:
+    parts = dict.fromkeys(("preflight", "snapshot", "content digest", "engine", "checksums", "other commands",
+                           "lvmkit itself", MONITORING), 1.0)
+    return Contender(label, tree, list(seconds), [parts for _ in seconds])
+
+
+def points(script_per_mib: float, lvmkit_fixed: float, lvmkit_per_mib: float):
+    return [(mib, mib * 60, contender("seed", [1.0 + script_per_mib * mib] * 3),
+             contender("lvmkit", [lvmkit_fixed + lvmkit_per_mib * mib] * 3, tree="x"))
+            for mib in (64, 128, 256)]
+
+
+def test_overhead_findings_when_lvmkit_costs_more_per_mib_say_no_size_meets_the_target():
+    findings = overhead_findings(points(0.07, 9.0, 0.08), native_digest_share=0.54)
+    assert "**not met**" in findings[0]
+    assert "no size brings lvmkit within 3%" in findings[-1]
+    assert "54% of fsarchiver's time" in findings[-1]
+
+
+def test_overhead_findings_when_only_fixed_costs_differ_give_the_size_from_which_the_target_holds():
+    findings = overhead_findings(points(0.07, 9.0, 0.07), native_digest_share=0.5)
+    # 9 + 0.07 x <= 1.03 (1 + 0.07 x)  =>  x >= (9 - 1.03) / (0.0721 - 0.07) = 3,795 MiB
+    assert "from about 3,795 MiB on" in findings[-1]
