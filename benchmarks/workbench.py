@@ -147,10 +147,6 @@ class Workbench:
         if volume in self.volumes:
             self.volumes.remove(volume)
 
-    def remove_lv(self, spec: str) -> None:
-        """A volume that lvmkit made for the benchmark (a restore target)."""
-        self.run(["lvremove", "--quiet", "--yes", spec], check=False)
-
     def clean_up(self) -> None:
         for volume in list(reversed(self.volumes)):
             self.remove_volume(volume)
