@@ -183,7 +183,7 @@ EPILOGUE = """
 ## Method, and how to read it
 
 - Every time is taken on the target (bash's `$EPOCHREALTIME` around the command), except
-  table 5, which is about controlling the lab from this machine. lvmkit runs on the target
+  table 1c (this machine's own CPU) and table 5 (controlling the lab from here). lvmkit runs on the target
   from this checkout (`python3 -m lvmkit.cli --host local`), as the seed's script does.
 - Caches are dropped (`echo 3 > /proc/sys/vm/drop_caches`) before every timed run, so each
   run reads its data from the volume, as a nightly backup does.
