@@ -97,23 +97,29 @@ def execute(plan: Plan, host: Host, *, log=None) -> list[StepRecord]:
     log = log or default_log
     records: list[StepRecord] = []
     completed: list[tuple[Step, StepRecord]] = []
-    for number, step in enumerate(plan.steps, 1):
-        log(f"[{number}/{len(plan.steps)}] {step.title}")
-        began = time.monotonic()
-        record = StepRecord(step.title, "done", 0.0)
-        records.append(record)
-        if step.undo_armed_before:
-            completed.append((step, record))
-        try:
-            step.execute(host)
-        except BaseException as error:
-            record.outcome, record.error = "failed", str(error) or type(error).__name__
+    # The whole loop is guarded, not only each step's execution: a SIGTERM sent the moment a
+    # step's title appears (the reader of that line is woken before lvmkit goes on) arrives
+    # before the step starts, and must still undo the steps before it (seen in the lab).
+    try:
+        for number, step in enumerate(plan.steps, 1):
+            log(f"[{number}/{len(plan.steps)}] {step.title}")
+            began = time.monotonic()
+            record = StepRecord(step.title, "done", 0.0)
+            records.append(record)
+            if step.undo_armed_before:
+                completed.append((step, record))
+            try:
+                step.execute(host)
+            except BaseException as error:
+                record.outcome, record.error = "failed", str(error) or type(error).__name__
+                record.duration_s = round(time.monotonic() - began, 3)
+                raise
             record.duration_s = round(time.monotonic() - began, 3)
-            _undo(completed, host, log)
-            raise
-        record.duration_s = round(time.monotonic() - began, 3)
-        if not step.undo_armed_before:
-            completed.append((step, record))
+            if not step.undo_armed_before:
+                completed.append((step, record))
+    except BaseException:
+        _undo(completed, host, log)
+        raise
     return records
 
 

@@ -27,6 +27,23 @@ def test_execute_with_failure_undoes_completed_steps_in_reverse(scripted_host):
         execute(plan, scripted_host, log=lambda message: None)
 
 
+def test_execute_with_signal_as_next_step_is_announced_still_undoes_completed_steps(scripted_host):
+    # The operator's SIGTERM lands right after "[2/2] read" is printed, before that step starts.
+    plan = Plan("t", [
+        Step("snapshot", [["lvcreate", "s"]], undo_commands=[["lvremove", "s"]]),
+        Step("read", [["engine"]], run=failing),
+    ])
+    for argv in (["lvcreate", "s"], ["lvremove", "s"]):
+        scripted_host.expect(argv, changes=True)
+
+    def log(message):
+        if message.startswith("[2/2]"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        execute(plan, scripted_host, log=log)
+
+
 def test_execute_with_keep_on_failure_keeps_that_step_and_undoes_the_rest(scripted_host):
     plan = Plan("t", [
         Step("snapshot", [["lvcreate", "s"]], undo_commands=[["lvremove", "s"]], keep_on_failure=True),
