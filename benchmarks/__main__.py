@@ -9,6 +9,7 @@ volumes (bench*) in the lab's volume group and removes them at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shutil
 import subprocess
@@ -18,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lvmkit.journal import Journal
-from lvmkit.host import Host
+from lvmkit.core.host import Host
+from lvmkit.core.journal import Journal
 from lvmkit.lab import paths as lab_paths
 from lvmkit.targets import connect
 
@@ -64,7 +65,8 @@ def log(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", metavar="REV", help="also run table 1 with lvmkit at this git revision (before/after)")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and 2 runs: checks the benchmark itself, figures mean little")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes and 2 runs: checks the benchmark itself, figures mean little")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
@@ -160,7 +162,7 @@ def _machine(bench: Workbench, settings: Settings) -> list[str]:
     commit = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True,
                             text=True).stdout.strip()
     return [
-        f"host: {cpu}, {len([l for l in Path('/proc/cpuinfo').read_text().splitlines() if l.startswith('processor')])} "
+        f"host: {cpu}, {os.cpu_count()} "
         f"cores, {platform.system()} {platform.release()}",
         "target: the lab guest, QEMU with software emulation (TCG), 2 vCPUs, 4 GiB; its volume group "
         "lives on a loop file in the guest's RAM, so disk speed is the emulated CPU's speed",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from lvmkit.backup import private
-from lvmkit.digest import digest_commands
-from lvmkit.journal import JournalEntry
-from lvmkit.watch import read_argv
+from lvmkit.archive.digest import digest_commands
+from lvmkit.core.journal import JournalEntry
+from lvmkit.core.runs import private
+from lvmkit.lvm.watch import read_argv
 
 PARTS = ("preflight", "snapshot", "content digest", "engine", "checksums", "other commands")
 MONITORING = "monitoring"  # runs in a thread beside the other commands: not on the critical path

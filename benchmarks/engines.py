@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from lvmkit.engines import ENGINES, Engine
+from lvmkit.archive.engines import ENGINES, Engine
 
 from .report import Table
 from .stats import sample, throughput
-from .workbench import MIB, GUEST_ROOT, Volume, Workbench
+from .workbench import GUEST_ROOT, MIB, Volume, Workbench
 
 SNAPSHOT = "benchengsnap"
 

@@ -14,8 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lvmkit.digest import compute_digest
-from lvmkit.host import Host
+from lvmkit.archive.digest import compute_digest
+from lvmkit.core.host import Host
 
 from .fill import fill
 from .overhead import SEED_FSAOPTS
@@ -39,7 +39,7 @@ def native_table(local: Host, mib: int, runs: int, lab_parts: dict[str, float] |
                 ["fsarchiver", *SEED_FSAOPTS.split(), "savedir", str(archive), str(data)], changes=True)))
             times["digest"].append(_timed(lambda: compute_digest(local, str(data))))
             for key, argv in HASHES.items():
-                times[key].append(_timed(lambda: local.run([*argv, str(archive)])))
+                times[key].append(_timed(lambda argv=argv: local.run([*argv, str(archive)])))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     engine = sample(times["fsarchiver"])

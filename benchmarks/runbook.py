@@ -6,7 +6,7 @@ import sys
 import tempfile
 import time
 
-from lvmkit.host import Host
+from lvmkit.core.host import Host
 
 from .report import Table
 from .stats import pair_ratios, sample

@@ -52,7 +52,7 @@ def pair_ratios(numerators: Sample, denominators: Sample) -> Sample:
     """
     if numerators.n != denominators.n:
         raise ValueError(f"pairs need as many runs on each side ({numerators.n} and {denominators.n})")
-    return sample(a / b for a, b in zip(numerators.values, denominators.values))
+    return sample(a / b for a, b in zip(numerators.values, denominators.values, strict=True))
 
 
 def throughput(mib: float, seconds: Sample) -> str:
@@ -75,5 +75,5 @@ def fit_line(xs: list[float], ys: list[float]) -> Line:
     if len(xs) != len(ys) or len(set(xs)) < 2:
         raise ValueError("a line needs at least two different sizes")
     slope, intercept = statistics.linear_regression(xs, ys)
-    worst = max(abs(y - (intercept + slope * x)) / y for x, y in zip(xs, ys))
+    worst = max(abs(y - (intercept + slope * x)) / y for x, y in zip(xs, ys, strict=True))
     return Line(intercept, slope, worst)

@@ -14,8 +14,8 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from lvmkit.host import CommandResult, Host
-from lvmkit.journal import JournalEntry
+from lvmkit.core.host import CommandResult, Host
+from lvmkit.core.journal import JournalEntry
 
 GUEST_ROOT = "/srv/lvmkit-bench"  # mountpoints of the benchmark's volumes, in the guest
 PREFIX = "bench"  # every volume the benchmark makes is named bench*; it removes them all at the end

@@ -7,24 +7,24 @@ import json
 import signal
 import sys
 
-from . import __version__, lab
-from . import backup as backup_module
-from . import cleanup as cleanup_module
-from . import group as group_module
-from . import listing as listing_module
-from . import restore as restore_module
-from . import verify as verify_module
-from .engines import ENGINES
-from .guard import GuardSettings
-from .hooks import Hook
-from .errors import LvmkitError, UsageError
-from .host import Host
-from .runbooks.cli import add_commands as add_runbook_commands
-from .sizes import human
-from .journal import Journal
-from .lab.paths import LabPaths
-from .status import read_status, render
-from .targets import connect, default_journal_path
+from lvmkit import __version__, lab
+from lvmkit.archive.engines import ENGINES
+from lvmkit.core.errors import LvmkitError, UsageError
+from lvmkit.core.host import Host
+from lvmkit.core.journal import Journal
+from lvmkit.core.sizes import human
+from lvmkit.lab.paths import LabPaths
+from lvmkit.lvm.guard import GuardSettings
+from lvmkit.ops import backup as backup_module
+from lvmkit.ops import cleanup as cleanup_module
+from lvmkit.ops import group as group_module
+from lvmkit.ops import listing as listing_module
+from lvmkit.ops import restore as restore_module
+from lvmkit.ops import verify as verify_module
+from lvmkit.ops.hooks import Hook
+from lvmkit.ops.status import read_status, render
+from lvmkit.runbooks.cli import add_commands as add_runbook_commands
+from lvmkit.targets import connect, default_journal_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -273,7 +273,9 @@ def cmd_lab_status(args, journal: Journal) -> int:
     paths = LabPaths.default()
     state = lab.read_state(paths)
     if not lab.is_up(state):
-        message = "no lab is up" if state is None else f"the lab started {state.started} is gone (QEMU pid {state.pid} is not running); run `lvmkit lab down` to clear it"
+        message = "no lab is up" if state is None else (
+            f"the lab started {state.started} is gone (QEMU pid {state.pid} is not running); "
+            "run `lvmkit lab down` to clear it")
         print(json.dumps({"up": False, "message": message}) if args.json else message)
         return 1
     status = read_status(lab.connect(Host(journal=journal), paths))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import lab
-from .errors import UsageError
-from .host import Host, SshHost, parse_ssh_url
-from .journal import Journal
+from lvmkit import lab
+from lvmkit.core.errors import UsageError
+from lvmkit.core.host import Host, SshHost, parse_ssh_url
+from lvmkit.core.journal import Journal
 
 DEFAULT_JOURNAL = Path("/var/log/lvmkit/journal.jsonl")
 VAGRANT_DIR = Path(__file__).resolve().parents[1] / "vagrant"

@@ -13,10 +13,10 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import LabError
-from ..host import Host, utc_now
-from . import vm
-from .paths import LabPaths
+from lvmkit.core.errors import LabError
+from lvmkit.core.host import Host, utc_now
+from lvmkit.lab import vm
+from lvmkit.lab.paths import LabPaths
 
 PROVISION_SCRIPT = Path(__file__).resolve().parents[2] / "vagrant" / "provision.sh"
 LAB_VG = "labvg"

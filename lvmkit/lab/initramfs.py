@@ -8,9 +8,9 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from ..errors import LabError
-from ..host import Host
-from .kernel import GuestKernel
+from lvmkit.core.errors import LabError
+from lvmkit.core.host import Host
+from lvmkit.lab.kernel import GuestKernel
 
 # What the guest needs: 9p and overlay for its root, virtio-net for SSH, device-mapper
 # targets for snapshots and thin pools, loop devices for the volume group, its filesystems.

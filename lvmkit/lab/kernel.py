@@ -7,8 +7,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LabError
-from ..host import Host
+from lvmkit.core.errors import LabError
+from lvmkit.core.host import Host
 
 META_PACKAGE = "linux-image-amd64"
 

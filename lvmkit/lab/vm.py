@@ -8,11 +8,11 @@ import socket
 import time
 from pathlib import Path
 
-from ..errors import HostUnreachable, LabError
-from ..host import Host, SshHost
-from .initramfs import ensure_initramfs
-from .kernel import ensure_kernel
-from .paths import LabPaths
+from lvmkit.core.errors import HostUnreachable, LabError
+from lvmkit.core.host import Host, SshHost
+from lvmkit.lab.initramfs import ensure_initramfs
+from lvmkit.lab.kernel import ensure_kernel
+from lvmkit.lab.paths import LabPaths
 
 GUEST_MEMORY_MIB = 4096
 GUEST_CPUS = 2

@@ -18,9 +18,9 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import LvmkitError, UsageError
-from ..host import utc_now
-from ..plan import Plan, Step
+from lvmkit.core.errors import LvmkitError, UsageError
+from lvmkit.core.host import utc_now
+from lvmkit.core.plan import Plan, Step
 
 PLANS = "plans"  # under the records directory
 _SHA256 = re.compile(r"[0-9a-f]{64}")

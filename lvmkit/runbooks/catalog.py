@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from ..errors import UsageError
-from .params import Parameter, declared
+from lvmkit.core.errors import UsageError
+from lvmkit.runbooks.params import Parameter, declared
 
 RUNBOOKS_ENV = "LVMKIT_RUNBOOKS"  # another directory of runbooks, e.g. an organisation's own
 

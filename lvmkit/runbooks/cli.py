@@ -7,13 +7,13 @@ import json
 import shlex
 from pathlib import Path
 
-from ..journal import Journal
-from ..targets import connect
-from . import audit, planning
-from .catalog import find, list_runbooks, runbooks_dir
-from .display import Table
-from .params import ParameterError, validate
-from .runner import RunRequest, default_operator, default_records, exit_code, plan_runbook, run_runbook
+from lvmkit.core.journal import Journal
+from lvmkit.runbooks import audit, planning
+from lvmkit.runbooks.catalog import find, list_runbooks, runbooks_dir
+from lvmkit.runbooks.display import Table
+from lvmkit.runbooks.params import ParameterError, validate
+from lvmkit.runbooks.runner import RunRequest, default_operator, default_records, exit_code, plan_runbook, run_runbook
+from lvmkit.targets import connect
 
 
 def add_commands(subparsers) -> None:

@@ -31,7 +31,7 @@ class Table:
         lines = [self.title] if self.title else []
         for number, row in enumerate(split):
             for parts in zip_longest(*row, fillvalue=""):
-                lines.append("  ".join(part.ljust(width) for part, width in zip(parts, widths)).rstrip())
+                lines.append("  ".join(part.ljust(width) for part, width in zip(parts, widths, strict=False)).rstrip())
             if number == 0:
                 lines.append("  ".join("-" * width for width in widths))
         return "\n".join(lines)

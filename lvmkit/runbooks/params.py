@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import LvmkitError, UsageError
+from lvmkit.core.errors import LvmkitError, UsageError
 
 TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
 # Set by `lvmkit runbook run` itself, never with -p: where the commands go, where the

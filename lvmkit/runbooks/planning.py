@@ -10,13 +10,13 @@ the approved run id (the names of its snapshots and archive set derive from it).
 
 from __future__ import annotations
 
-from .. import backup as backup_module
-from .. import restore as restore_module
-from ..errors import UsageError
-from ..host import Host
-from ..plan import Plan
-from ..preflight import Preflight
-from . import steps
+from lvmkit.core.errors import UsageError
+from lvmkit.core.host import Host
+from lvmkit.core.plan import Plan
+from lvmkit.core.preflight import Preflight
+from lvmkit.ops import backup as backup_module
+from lvmkit.ops import restore as restore_module
+from lvmkit.runbooks import steps
 
 
 def _backup(host: Host, values: dict, run_id: str) -> tuple[Plan, Preflight]:

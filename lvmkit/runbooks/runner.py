@@ -31,13 +31,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import __version__
-from ..backup import new_run_id
-from ..host import Host, utc_now
-from ..journal import Journal
-from ..targets import connect
-from . import approval, audit, planning
-from .catalog import Runbook
+from lvmkit import __version__
+from lvmkit.core.host import Host, utc_now
+from lvmkit.core.journal import Journal
+from lvmkit.core.runs import new_run_id
+from lvmkit.runbooks import approval, audit, planning
+from lvmkit.runbooks.catalog import Runbook
+from lvmkit.targets import connect
 
 RECORDS_ENV = "LVMKIT_RECORDS"
 DEFAULT_RECORDS = Path("/var/lib/lvmkit/records")
@@ -172,7 +172,7 @@ def execute(book: Runbook, output: Path, parameters: dict, cwd: Path, stream) ->
     from nbclient.exceptions import CellExecutionError
     from papermill.exceptions import PapermillExecutionError
 
-    from .kernel import KERNEL_NAME, new_kernel_manager
+    from lvmkit.runbooks.kernel import KERNEL_NAME, new_kernel_manager
 
     signals: list[int] = []
     runtime = tempfile.mkdtemp(prefix="lvmkit-kernel-")

@@ -19,27 +19,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 from shlex import join
 
-from .. import backup as backup_module
-from .. import group as group_module
-from .. import restore as restore_module
-from .. import verify as verify_module
-from ..backup import BackupRequest, BackupRun
-from ..cleanup import RUN_ROOT
-from ..errors import LvmkitError, UsageError
-from ..group import GroupRequest, GroupRun
-from ..guard import GuardSettings, SnapshotInvalidated
-from ..hooks import Hook
-from ..host import Host, utc_now
-from ..journal import Journal
-from ..lvm import get_lv, list_lvs, validate_lv_name, validate_vg_name
-from ..plan import Plan, StepRecord
-from ..preflight import Check, PreflightError
-from ..restore import RestoreRequest, RestoreRun
-from ..sizes import human
-from ..snapshot import LVMKIT_TAG, remove_if_ours, run_tag
-from ..targets import connect as connect_target
-from . import approval
-from .display import Table, show
+from lvmkit.core.errors import LvmkitError, UsageError
+from lvmkit.core.host import Host, utc_now
+from lvmkit.core.journal import Journal
+from lvmkit.core.plan import Plan, StepRecord
+from lvmkit.core.preflight import Check, PreflightError
+from lvmkit.core.runs import RUN_ROOT
+from lvmkit.core.sizes import human
+from lvmkit.lvm.guard import GuardSettings, SnapshotInvalidated
+from lvmkit.lvm.reports import get_lv, list_lvs, validate_lv_name, validate_vg_name
+from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours, run_tag
+from lvmkit.ops import backup as backup_module
+from lvmkit.ops import group as group_module
+from lvmkit.ops import restore as restore_module
+from lvmkit.ops import verify as verify_module
+from lvmkit.ops.backup import BackupRequest, BackupRun
+from lvmkit.ops.group import GroupRequest, GroupRun
+from lvmkit.ops.hooks import Hook
+from lvmkit.ops.restore import RestoreRequest, RestoreRun
+from lvmkit.runbooks import approval
+from lvmkit.runbooks.display import Table, show
+from lvmkit.targets import connect as connect_target
 
 DRILL_TAG = "lvmkit-drill"  # the drill's own volumes; not "lvmkit": cleanup never takes them
 DRILL_ROOT = "/run/lvmkit-drill"

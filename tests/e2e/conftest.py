@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from lvmkit.errors import LvmkitError
-from lvmkit.journal import Journal
+from lvmkit.core.errors import LvmkitError
+from lvmkit.core.journal import Journal
 from lvmkit.targets import connect
 
 LAB_VG = "labvg"

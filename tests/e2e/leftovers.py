@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lvmkit.lvm import list_lvs
-from lvmkit.snapshot import LVMKIT_TAG
+from lvmkit.lvm.reports import list_lvs
+from lvmkit.lvm.snapshot import LVMKIT_TAG
 
 from .conftest import LAB_VG
 

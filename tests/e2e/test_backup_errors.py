@@ -7,13 +7,13 @@ import json
 import pytest
 
 from lvmkit import cli
-from lvmkit.archive_set import MANIFEST, read_file, write_file
-from lvmkit.backup import BackupRequest, backup
-from lvmkit.errors import LvmkitError, UsageError
-from lvmkit.lvm import VolumeGroupNotFound, get_lv
-from lvmkit.preflight import PreflightError
-from lvmkit.restore import RestoreRequest, restore
-from lvmkit.verify import verify
+from lvmkit.archive.archive_set import MANIFEST, read_file, write_file
+from lvmkit.core.errors import LvmkitError, UsageError
+from lvmkit.core.preflight import PreflightError
+from lvmkit.lvm.reports import VolumeGroupNotFound, get_lv
+from lvmkit.ops.backup import BackupRequest, backup
+from lvmkit.ops.restore import RestoreRequest, restore
+from lvmkit.ops.verify import verify
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers

@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 from pytest_lazy_fixtures import lf
 
-from lvmkit.archive_set import DIGEST, MANIFEST, read_file
-from lvmkit.backup import BackupRequest, backup
-from lvmkit.digest import ContentDigest, compare, compute_digest
-from lvmkit.engines import ENGINES
-from lvmkit.restore import RestoreRequest, restore
-from lvmkit.verify import verify
+from lvmkit.archive.archive_set import DIGEST, MANIFEST, read_file
+from lvmkit.archive.digest import ContentDigest, compare, compute_digest
+from lvmkit.archive.engines import ENGINES
+from lvmkit.ops.backup import BackupRequest, backup
+from lvmkit.ops.restore import RestoreRequest, restore
+from lvmkit.ops.verify import verify
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers

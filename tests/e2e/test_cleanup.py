@@ -16,10 +16,11 @@ import subprocess
 
 import pytest
 
-from lvmkit.cleanup import RUN_MARKER, cleanup, find_stale, render
-from lvmkit.lock import LockHeld, acquire, create_lock_argv, list_locks, lock_path, release, remove_if_same
-from lvmkit.lvm import get_lv, list_lvs
-from lvmkit.snapshot import LVMKIT_TAG, run_tag
+from lvmkit.core.runs import RUN_MARKER
+from lvmkit.lvm.lock import LockHeld, acquire, create_lock_argv, list_locks, lock_path, release, remove_if_same
+from lvmkit.lvm.reports import get_lv, list_lvs
+from lvmkit.lvm.snapshot import LVMKIT_TAG, run_tag
+from lvmkit.ops.cleanup import cleanup, find_stale, render
 
 from .conftest import LAB_VG
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lvmkit.digest import compare, compute_digest
+from lvmkit.archive.digest import compare, compute_digest
 from tests.fixtures.record_digest import ODD_TREE_SCRIPT
 
 

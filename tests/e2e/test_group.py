@@ -16,12 +16,12 @@ import time
 
 import pytest
 
-from lvmkit.cleanup import cleanup
-from lvmkit.group import GroupRequest, backup_group, parse_members, restore_group
-from lvmkit.errors import UsageError
-from lvmkit.hooks import Hook, HookFailed
-from lvmkit.preflight import PreflightError
-from lvmkit.verify import verify
+from lvmkit.core.errors import UsageError
+from lvmkit.core.preflight import PreflightError
+from lvmkit.ops.cleanup import cleanup
+from lvmkit.ops.group import GroupRequest, backup_group, parse_members, restore_group
+from lvmkit.ops.hooks import Hook, HookFailed
+from lvmkit.ops.verify import verify
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers
@@ -155,8 +155,8 @@ def test_snapshots_taken_one_after_the_other_restore_rows_without_files(lvm_host
 # that it can be killed with SIGKILL inside the window.
 HELD_WINDOW = """
 import sys
-from lvmkit.group import GroupRequest, backup_group
-from lvmkit.journal import Journal
+from lvmkit.ops.group import GroupRequest, backup_group
+from lvmkit.core.journal import Journal
 from lvmkit.targets import connect
 backup_group(connect(sys.argv[1], Journal()), GroupRequest(members=tuple(sys.argv[2].split(",")), dest=sys.argv[3],
              engine="tar", freeze_timeout_s=float(sys.argv[4]), hold_window_s=120), log=print)

@@ -13,10 +13,10 @@ import sys
 
 import pytest
 
-from lvmkit import cleanup
-from lvmkit.backup import BackupRequest, backup
-from lvmkit.preflight import PreflightError
-from lvmkit.status import read_status
+from lvmkit.core.preflight import PreflightError
+from lvmkit.ops import cleanup
+from lvmkit.ops.backup import BackupRequest, backup
+from lvmkit.ops.status import read_status
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers, lvmkit_volumes

@@ -7,10 +7,10 @@ import json
 import pytest
 
 from lvmkit import cli, lab
-from lvmkit.errors import LabError
-from lvmkit.host import Host
+from lvmkit.core.errors import LabError
+from lvmkit.core.host import Host
 from lvmkit.lab.paths import LabPaths
-from lvmkit.lvm import get_lv, list_lvs, list_vgs
+from lvmkit.lvm.reports import get_lv, list_lvs, list_vgs
 
 from .conftest import LAB_VG
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from lvmkit.backup import BackupRequest, backup, plan, prepare
-from lvmkit.guard import GuardSettings, SnapshotInvalidated, ThinPoolFilling
-from lvmkit.lvm import get_lv
-from lvmkit.plan import Plan, Step, execute
-from lvmkit.preflight import PreflightError
+from lvmkit.core.plan import Plan, Step, execute
+from lvmkit.core.preflight import PreflightError
+from lvmkit.lvm.guard import GuardSettings, SnapshotInvalidated, ThinPoolFilling
+from lvmkit.lvm.reports import get_lv
+from lvmkit.ops.backup import BackupRequest, backup, plan, prepare
 from lvmkit.runbooks.steps import FLOOD
 
 from .conftest import LAB_VG

@@ -17,13 +17,13 @@ import uuid
 
 import pytest
 
-from lvmkit.journal import Journal
-from lvmkit.lock import lock_path
-from lvmkit.lvm import get_lv, list_lvs
+from lvmkit.core.journal import Journal
+from lvmkit.lvm.lock import lock_path
+from lvmkit.lvm.reports import get_lv, list_lvs
+from lvmkit.lvm.snapshot import run_tag
 from lvmkit.runbooks import audit
 from lvmkit.runbooks.cli import add_commands
 from lvmkit.runbooks.steps import DRILL_TAG, FLOOD
-from lvmkit.snapshot import run_tag
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers, lvmkit_mounts, lvmkit_volumes, partial_archives

@@ -7,10 +7,10 @@ adapted only in its variables.
 from __future__ import annotations
 
 from benchmarks.seed import seed_script
-from lvmkit.archive_set import write_file
-from lvmkit.backup import BackupRequest, backup
-from lvmkit.digest import compare, compute_digest
-from lvmkit.restore import RestoreRequest, restore
+from lvmkit.archive.archive_set import write_file
+from lvmkit.archive.digest import compare, compute_digest
+from lvmkit.ops.backup import BackupRequest, backup
+from lvmkit.ops.restore import RestoreRequest, restore
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers

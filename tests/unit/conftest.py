@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lvmkit.errors import CommandError
-from lvmkit.host import CommandResult, Host, stderr_tail
+from lvmkit.core.errors import CommandError
+from lvmkit.core.host import CommandResult, Host, stderr_tail
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

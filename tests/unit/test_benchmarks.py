@@ -11,10 +11,10 @@ from benchmarks.fill import fill
 from benchmarks.overhead import Contender, overhead_findings
 from benchmarks.report import Table, render
 from benchmarks.stats import fit_line, pair_ratios, sample
-from lvmkit.backup import private
-from lvmkit.digest import digest_commands
-from lvmkit.journal import JournalEntry
-from lvmkit.watch import read_argv
+from lvmkit.archive.digest import digest_commands
+from lvmkit.core.journal import JournalEntry
+from lvmkit.core.runs import private
+from lvmkit.lvm.watch import read_argv
 
 
 def entry(argv: list[str], seconds: float) -> JournalEntry:

@@ -15,14 +15,21 @@ import json
 
 import pytest
 
-from lvmkit.cleanup import (
-    StaleMount, StaleVolume, cleanup, find_stale, findmnt_argv, partials_argv, render,
-    rmdir_each_argv, run_directories_argv,
+from lvmkit.core.errors import LvmkitError
+from lvmkit.core.host import CommandResult, Host
+from lvmkit.lvm.lock import list_locks_argv, remove_if_same_argv
+from lvmkit.lvm.reports import LV_FIELDS
+from lvmkit.ops.cleanup import (
+    StaleMount,
+    StaleVolume,
+    cleanup,
+    find_stale,
+    findmnt_argv,
+    partials_argv,
+    render,
+    rmdir_each_argv,
+    run_directories_argv,
 )
-from lvmkit.errors import LvmkitError
-from lvmkit.host import CommandResult, Host
-from lvmkit.lock import list_locks_argv, remove_if_same_argv
-from lvmkit.lvm import LV_FIELDS
 
 from .conftest import ScriptedHost
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from lvmkit.digest import (
+from lvmkit.archive.digest import (
     FORMAT_VERSION,
     HASH_SCRIPT,
     LISTING_SCRIPT,
@@ -19,7 +19,7 @@ from lvmkit.digest import (
     digest_commands,
     parse_digest,
 )
-from lvmkit.errors import CommandError, LvmkitError, UsageError
+from lvmkit.core.errors import CommandError, LvmkitError, UsageError
 
 from .conftest import FIXTURES
 

@@ -7,14 +7,14 @@ import shutil
 
 import pytest
 
-from lvmkit.backup import unmounts_before_reading
-from lvmkit.engines import ENGINES, get_engine
-from lvmkit.engines import dd as dd_module
-from lvmkit.engines import partclone as partclone_module
-from lvmkit.engines import tar as tar_module
-from lvmkit.engines.common import PIPELINE_PROLOGUE, IntegerRange
-from lvmkit.errors import UsageError
-from lvmkit.host import Host
+from lvmkit.archive.engines import ENGINES, get_engine
+from lvmkit.archive.engines import dd as dd_module
+from lvmkit.archive.engines import partclone as partclone_module
+from lvmkit.archive.engines import tar as tar_module
+from lvmkit.archive.engines.common import PIPELINE_PROLOGUE, IntegerRange
+from lvmkit.core.errors import UsageError
+from lvmkit.core.host import Host
+from lvmkit.ops.backup import unmounts_before_reading
 
 FILESYSTEMS = ["ext2", "ext3", "ext4", "xfs"]
 DEVICE = "/dev/vg0/root-snap"

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from lvmkit.errors import UsageError
-from lvmkit.group import _FREEZE, _version, parse_members
-from lvmkit.host import Host
+from lvmkit.core.errors import UsageError
+from lvmkit.core.host import Host
+from lvmkit.ops.group import _FREEZE, _version, parse_members
 
 
 def test_parse_members_with_member_twice_names_it():

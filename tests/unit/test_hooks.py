@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lvmkit.errors import UsageError
-from lvmkit.hooks import Hook, HookFailed
-from lvmkit.host import Host
+from lvmkit.core.errors import UsageError
+from lvmkit.core.host import Host
+from lvmkit.ops.hooks import Hook, HookFailed
 
 
 def test_parse_splits_like_a_shell_without_expanding():

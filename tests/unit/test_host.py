@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from lvmkit.errors import CommandError, HostUnreachable, MissingToolError, UsageError
-from lvmkit.host import SUPERUSER_PATH, Host, SshHost, parse_ssh_url
-from lvmkit.journal import OUTPUT_LIMIT, Journal
+from lvmkit.core.errors import CommandError, HostUnreachable, MissingToolError, UsageError
+from lvmkit.core.host import SUPERUSER_PATH, Host, SshHost, parse_ssh_url
+from lvmkit.core.journal import OUTPUT_LIMIT, Journal
 from lvmkit.targets import connect
 
 

@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from lvmkit import cli, lab
-from lvmkit.errors import LabError
-from lvmkit.host import Host
+from lvmkit.core.errors import LabError
+from lvmkit.core.host import Host
 from lvmkit.lab import vm
 from lvmkit.lab.paths import LabPaths
 

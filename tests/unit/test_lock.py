@@ -14,11 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from lvmkit.errors import CommandError, LvmkitError, UsageError
-from lvmkit.host import Host
-from lvmkit.lock import (
-    LockHeld, OriginLock, acquire, controller_cmdline, create_lock_argv, held, holder_alive,
-    list_locks, list_locks_argv, lock_path, looks_like_lvmkit, release, remove_if_same,
+from lvmkit.core.errors import CommandError, LvmkitError, UsageError
+from lvmkit.core.host import Host
+from lvmkit.lvm.lock import (
+    LockHeld,
+    OriginLock,
+    acquire,
+    controller_cmdline,
+    create_lock_argv,
+    held,
+    holder_alive,
+    list_locks,
+    list_locks_argv,
+    lock_path,
+    looks_like_lvmkit,
+    release,
+    remove_if_same,
     remove_if_same_argv,
 )
 

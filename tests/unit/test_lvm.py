@@ -3,8 +3,8 @@ from dataclasses import replace
 
 import pytest
 
-from lvmkit.errors import CommandError, UsageError
-from lvmkit.lvm import (
+from lvmkit.core.errors import CommandError, UsageError
+from lvmkit.lvm.reports import (
     LV_FIELDS,
     PV_FIELDS,
     VG_FIELDS,

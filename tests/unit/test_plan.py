@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lvmkit.plan import Plan, Step, execute
+from lvmkit.core.plan import Plan, Step, execute
 
 
 class Boom(Exception):

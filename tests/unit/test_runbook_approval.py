@@ -6,8 +6,8 @@ import io
 
 import pytest
 
-from lvmkit.errors import UsageError
-from lvmkit.plan import Plan, Step
+from lvmkit.core.errors import UsageError
+from lvmkit.core.plan import Plan, Step
 from lvmkit.runbooks import approval, planning, runner, steps
 from lvmkit.runbooks.catalog import find
 from lvmkit.runbooks.runner import RunRequest, run_runbook

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from lvmkit.errors import UsageError
+from lvmkit.core.errors import UsageError
 from lvmkit.runbooks.catalog import find
 from lvmkit.runbooks.params import NotebookError, ParameterError, declared, validate
 

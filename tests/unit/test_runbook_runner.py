@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lvmkit.journal import Journal
+from lvmkit.core.journal import Journal
 from lvmkit.runbooks import audit
 from lvmkit.runbooks.catalog import RUNBOOKS_ENV, find
 from lvmkit.runbooks.params import validate

@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from lvmkit.host import Host
-from lvmkit.journal import Journal
+from lvmkit.core.host import Host
+from lvmkit.core.journal import Journal
 
 
 def send_soon(signum: int, delay: float = 0.3) -> threading.Timer:

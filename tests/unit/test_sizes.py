@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from lvmkit.errors import UsageError
-from lvmkit.sizes import human, parse_size
+from lvmkit.core.errors import UsageError
+from lvmkit.core.sizes import human, parse_size
 
 
 @pytest.mark.parametrize("text, expected", [

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lvmkit.lock import list_locks_argv
-from lvmkit.lvm import LV_FIELDS, VG_FIELDS
-from lvmkit.status import read_status, render
+from lvmkit.lvm.lock import list_locks_argv
+from lvmkit.lvm.reports import LV_FIELDS, VG_FIELDS
+from lvmkit.ops.status import read_status, render
 
 
 def expect_reports(host, fixture_text):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lvmkit.host import Host
+from lvmkit.core.host import Host
 
 VAGRANT = Path(__file__).resolve().parents[2] / "vagrant"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lvmkit.host import Host
-from lvmkit.watch import dm_name, parse_status, read_snapshot
+from lvmkit.core.host import Host
+from lvmkit.lvm.watch import dm_name, parse_status, read_snapshot
 
 
 def test_parse_status_with_valid_snapshot_gives_usage_percent(fixture_text):

@@ -1,0 +1,71 @@
+"""`lvmkit list DIR`: the archive sets in a directory, newest first."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from lvmkit.archive.archive_set import MANIFEST, ArchiveError, load_manifest, read_file
+from lvmkit.core.host import Host, utc_now
+from lvmkit.core.sizes import human
+
+
+@dataclass(frozen=True)
+class ListedSet:
+    path: str
+    manifest: dict | None
+    verification: dict | None
+    problem: str | None = None
+
+    @property
+    def ended(self) -> str:
+        return (self.manifest or {}).get("ended", "")
+
+
+def list_sets(host: Host, directory: str) -> list[ListedSet]:
+    found = host.run(["find", directory, "-mindepth", "2", "-maxdepth", "2", "-name", MANIFEST,
+                      "-printf", "%h\\0"]).stdout
+    sets = [_read_set(host, path) for path in found.split("\0") if path]
+    return sorted(sets, key=lambda s: s.ended, reverse=True)
+
+
+def _read_set(host: Host, path: str) -> ListedSet:
+    try:
+        manifest = load_manifest(read_file(host, f"{path}/{MANIFEST}"), path)
+    except ArchiveError as error:
+        return ListedSet(path, None, None, str(error))
+    result = host.run(["cat", f"{path}/verification.json"], check=False)
+    verification = json.loads(result.stdout) if result.returncode == 0 else None
+    return ListedSet(path, manifest, verification)
+
+
+def render(sets: list[ListedSet]) -> str:
+    rows = [["ARCHIVE SET", "ORIGIN", "ENGINE", "SIZE", "AGE", "VERIFIED"]]
+    now = utc_now()
+    for listed in sets:
+        if listed.manifest is None:
+            rows.append([listed.path, "?", "?", "?", "?", f"unreadable: {listed.problem}"])
+            continue
+        m = listed.manifest
+        rows.append([listed.path, f"{m['origin']['vg']}/{m['origin']['lv']}", m["engine"]["name"],
+                     human(m.get("bytes_written") or 0), _age(now, m.get("ended")), _verified(listed.verification)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows)
+
+
+def _age(now: datetime, ended: str | None) -> str:
+    if not ended:
+        return "?"
+    seconds = (now - datetime.fromisoformat(ended)).total_seconds()
+    for unit, length in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= length:
+            return f"{seconds / length:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _verified(verification: dict | None) -> str:
+    if verification is None:
+        return "not verified"
+    outcome = "passed" if verification.get("passed") else "FAILED"
+    return f"{outcome}{' (deep)' if verification.get('deep') else ''} {verification.get('finished', '')[:19]}"

@@ -1,0 +1,234 @@
+"""Restore an archive set onto a volume, and prove it by the content digest.
+
+`--to VG/LV` overwrites an existing volume (unmounted, large enough, and named twice by
+the operator); `--to-new VG/NAME` creates a fresh volume sized from the manifest, the
+path of a disaster-recovery rehearsal.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from lvmkit.archive.archive_set import DIGEST, MANIFEST, SUMS, ArchiveError, load_manifest, read_file
+from lvmkit.archive.digest import ContentDigest, compare, compute_digest, digest_commands
+from lvmkit.archive.engines import get_engine
+from lvmkit.archive.engines.base import Engine
+from lvmkit.core.errors import UsageError
+from lvmkit.core.host import Host, utc_now
+from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
+from lvmkit.core.preflight import Check, Preflight
+from lvmkit.core.runs import RUN_ROOT, new_run_id, root_check
+from lvmkit.core.sizes import human
+from lvmkit.lvm.filesystem import mkfs_argv, mount_sources, restore_mount_options
+from lvmkit.lvm.lock import held
+from lvmkit.lvm.reports import get_lv, list_vgs, parse_lv_spec
+from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours, run_tag
+
+GROUP_KIND = "lvmkit-group-archive-set"  # a consistency group's set: one member set per volume
+RESTORED_TAG = "lvmkit-restored"  # not "lvmkit": cleanup must never take a restored volume
+
+
+@dataclass(frozen=True)
+class RestoreRequest:
+    archive: str  # the archive set's directory
+    to: str | None = None  # an existing VG/LV, overwritten
+    confirm: str | None = None  # must repeat `to`
+    to_new: str | None = None  # VG/NAME of a volume to create
+    scratch: bool = False  # a throwaway volume (deep verify): tagged for `lvmkit cleanup`
+
+
+@dataclass
+class RestoreRun:
+    request: RestoreRequest
+    run_id: str
+    manifest: dict
+    engine: Engine
+    vg: str
+    lv: str
+    create: bool
+    extents: int | None
+    mountpoint: str
+    preflight: Preflight
+    expected_digest: ContentDigest | None = None
+    comparison: object = None
+    duration_s: float = 0.0
+    result: dict = field(default_factory=dict)
+
+    @property
+    def device(self) -> str:
+        return f"/dev/{self.vg}/{self.lv}"
+
+    @property
+    def run_dir(self) -> str:
+        return f"{RUN_ROOT}/{self.run_id}"
+
+    @property
+    def fstype(self) -> str:
+        return self.manifest["filesystem"]["type"]
+
+    @property
+    def archive(self) -> str:
+        return f"{self.request.archive.rstrip('/')}/{self.engine.archive_name}"
+
+
+def checksums_argv(archive_set: str) -> list[str]:
+    # --strict: a malformed line is an error too; --quiet: print only what fails
+    return ["env", f"--chdir={archive_set}", "sha256sum", "--check", "--strict", "--quiet", SUMS]
+
+
+def read_manifest(host: Host, archive_set: str) -> dict:
+    path = f"{archive_set.rstrip('/')}/{MANIFEST}"
+    if host.run(["test", "-f", path], check=False).returncode != 0:
+        raise ArchiveError(f"{archive_set} is not an lvmkit archive set on {host.name}: it has no {MANIFEST}")
+    return load_manifest(read_file(host, path), archive_set)
+
+
+def check_archive(host: Host, archive_set: str, checks: Preflight) -> dict | None:
+    """Manifest readable and of a known schema, every checksum right; returns the manifest."""
+    try:
+        manifest = read_manifest(host, archive_set)
+    except ArchiveError as error:
+        checks.fail("manifest readable", str(error))
+        return None
+    checks.add(Check("manifest readable", True, f"schema {manifest['schema']}, engine {manifest['engine']['name']}"))
+    result = host.run(checksums_argv(archive_set), check=False)
+    failures = (result.stdout + result.stderr).strip()
+    checks.add(Check("checksums match", result.returncode == 0,
+                     f"every file in {SUMS} matches" if result.returncode == 0 else
+                     f"the archive set is damaged or incomplete: {failures[-400:]}; restore from another copy"))
+    return manifest
+
+
+def prepare(host: Host, request: RestoreRequest, run_id: str | None = None) -> RestoreRun:
+    if bool(request.to) == bool(request.to_new):
+        raise UsageError("say where to restore: either --to VG/LV (an existing volume) or --to-new VG/NAME")
+    run_id = run_id or new_run_id()
+    checks = Preflight()
+    checks.add(root_check(host, "restoring a volume needs root"))
+    manifest = check_archive(host, request.archive, checks)
+    checks.raise_if_failed()
+    if manifest.get("kind") == GROUP_KIND:
+        members = ", ".join(f"{request.archive.rstrip('/')}/{m['archive_set']}" for m in manifest["members"])
+        raise UsageError(f"{request.archive} is a consistency group's archive set: restore its members "
+                         f"({members}) one by one, or all with `lvmkit restore-group`")
+    engine = get_engine(manifest["engine"]["name"])
+    fstype = manifest["filesystem"]["type"]
+    tools = engine.tools(fstype) + ["lvcreate", "mount", "umount", "findmnt", "find", "sha256sum"]
+    if not engine.restore_makes_filesystem:
+        tools.append(mkfs_argv(fstype, "x")[0])
+    missing = host.missing_tools(tools)
+    checks.add(Check("tools installed", not missing, "all found" if not missing else f"missing: {', '.join(missing)}"))
+    needed = manifest["filesystem"]["size_bytes"]
+
+    if request.to:
+        vg, lv = parse_lv_spec(request.to)
+        create, extents = False, None
+        _check_existing_target(host, checks, request, vg, lv, needed)
+    else:
+        vg, lv = parse_lv_spec(request.to_new)
+        create = True
+        extents = _check_new_target(host, checks, vg, lv, needed)
+    checks.raise_if_failed()
+    return RestoreRun(request, run_id, manifest, engine, vg, lv, create, extents,
+                      f"{RUN_ROOT}/{run_id}/restore-{vg}-{lv}", checks)
+
+
+def plan(run: RestoreRun) -> Plan:
+    engine, mp, device, fstype = run.engine, run.mountpoint, run.device, run.fstype
+    options = run.manifest["engine"].get("options", {})
+    steps = []
+    if run.create:
+        kind = LVMKIT_TAG if run.request.scratch else RESTORED_TAG
+        tags = ["--addtag", kind, "--addtag", run_tag(run.run_id)]
+        steps.append(Step(
+            f"create volume {run.vg}/{run.lv} ({run.extents} extents)",
+            [["lvcreate", "--yes", "--extents", str(run.extents), "--name", run.lv, *tags, run.vg]],
+            undo_commands=[["lvremove", "--yes", f"{run.vg}/{run.lv}"]],
+            undo=lambda host: remove_if_ours(host, run.vg, run.lv, run_tag(run.run_id)),
+            undo_armed_before=True,
+        ))
+    mount = Step(f"mount {device} at {mp}",
+                 [["mkdir", "-p", mp], ["mount", "-t", fstype, "-o", restore_mount_options(fstype), device, mp]],
+                 undo_commands=[["umount", mp], ["rmdir", mp, run.run_dir]], undo_armed_before=True)
+    restore = Step(f"restore with {engine.name}",
+                   [engine.restore_argv(run.archive, mp if not engine.restore_makes_filesystem else device,
+                                        fstype, options)])
+    if engine.restore_makes_filesystem:
+        steps += [restore, mount]
+    else:
+        steps += [Step(f"make a {fstype} filesystem on {device}", [mkfs_argv(fstype, device)]), mount, restore]
+    steps += [
+        Step("content digest of the restored volume, compared with the archive's",
+             [*digest_commands(mp), ["cat", f"{run.request.archive.rstrip('/')}/{DIGEST}"]],
+             run=lambda host: _prove(host, run)),
+        Step(f"unmount {mp}", [["umount", mp], ["rmdir", mp, run.run_dir]]),
+    ]
+    return Plan(f"restore {run.request.archive} onto {run.vg}/{run.lv}", steps, facts={"run_id": run.run_id})
+
+
+def restore(host: Host, request: RestoreRequest, *, log=None) -> RestoreRun:
+    log = log or default_log
+    run = prepare(host, request)
+    the_plan = plan(run)
+    log(f"preflight on {host.name}:\n{run.preflight.render()}")
+    execute_run(host, run, the_plan, log)
+    return run
+
+
+def execute_run(host: Host, run: RestoreRun, the_plan: Plan, log=default_log) -> list[StepRecord]:
+    """Execute the plan under the target's lock; its duration is the recovery time."""
+    began = time.monotonic()
+    with held(host, run.vg, run.lv, run.run_id, "verify" if run.request.scratch else "restore"):
+        records = execute(the_plan, host, log=log)
+    run.duration_s = round(time.monotonic() - began, 3)
+    run.result = {
+        "archive": run.request.archive, "target": f"{run.vg}/{run.lv}", "created": run.create,
+        "engine": run.engine.name, "verified": run.comparison.equal,
+        "comparison": run.comparison.summary(), "duration_s": run.duration_s,
+        "finished": utc_now().isoformat(),
+    }
+    return records
+
+
+def _prove(host: Host, run: RestoreRun) -> None:
+    expected = ContentDigest.from_json(read_file(host, f"{run.request.archive.rstrip('/')}/{DIGEST}"))
+    actual = compute_digest(host, run.mountpoint)
+    run.expected_digest = expected
+    run.comparison = compare(expected, actual)
+
+
+def _check_existing_target(host, checks, request, vg, lv, needed) -> None:
+    target = f"{vg}/{lv}"
+    checks.add(Check("confirmation repeats the target", request.confirm == target,
+                     f"--confirm {target}" if request.confirm == target else
+                     f"restoring overwrites {target}: repeat its name with --confirm {target} "
+                     f"(got {request.confirm!r})"))
+    volume = get_lv(host, vg, lv)
+    if volume is None:
+        checks.fail("target exists", f"no volume {target}; to create one, use --to-new {target}")
+        return
+    mounted = mount_sources(host, f"/dev/{vg}/{lv}")
+    checks.add(Check("target not mounted", not mounted and not volume.attr.is_open,
+                     "unmounted" if not mounted and not volume.attr.is_open else
+                     f"{target} is in use (mounted at {', '.join(mounted) or 'an unknown place'}): unmount it first"))
+    checks.add(Check("target large enough", volume.size >= needed,
+                     f"{human(volume.size)} for {human(needed)}" if volume.size >= needed else
+                     f"{target} has {human(volume.size)}, the archived filesystem needs {human(needed)}: "
+                     f"lvextend it or use --to-new"))
+    checks.add(Check("target is a plain volume", not volume.attr.is_snapshot and not volume.attr.is_thin_pool,
+                     volume.attr.volume_type))
+
+
+def _check_new_target(host, checks, vg, lv, needed) -> int | None:
+    groups = list_vgs(host, vg)
+    (group,) = groups
+    exists = get_lv(host, vg, lv) is not None
+    checks.add(Check("new volume name free", not exists,
+                     f"{vg}/{lv}" if not exists else f"{vg}/{lv} exists: choose another name, or --to to overwrite it"))
+    extents = -(-needed // group.extent_size)
+    ok = extents <= group.free_count
+    checks.add(Check("room for the new volume", ok,
+                     f"{human(extents * group.extent_size)} of {human(group.free)} free in {vg}" if ok else
+                     f"the volume needs {human(needed)} but {vg} has {human(group.free)} free"))
+    return extents
