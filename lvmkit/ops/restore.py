@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from lvmkit.archive.archive_set import DIGEST, MANIFEST, SUMS, ArchiveError, load_manifest, read_file
-from lvmkit.archive.digest import ContentDigest, compare, compute_digest, digest_commands
+from lvmkit.archive.digest import LEGACY_ALGORITHM, ContentDigest, compare, compute_digest, digest_commands, digest_tools
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
 from lvmkit.core.errors import UsageError
@@ -114,7 +114,8 @@ def prepare(host: Host, request: RestoreRequest, run_id: str | None = None) -> R
                          f"({members}) one by one, or all with `lvmkit restore-group`")
     engine = get_engine(manifest["engine"]["name"])
     fstype = manifest["filesystem"]["type"]
-    tools = engine.tools(fstype) + ["lvcreate", "mount", "umount", "findmnt", "find", "sha256sum"]
+    tools = engine.tools(fstype) + ["lvcreate", "mount", "umount", "findmnt", "sha256sum",
+                                    *digest_tools(digest_algorithm(manifest))]
     if not engine.restore_makes_filesystem:
         tools.append(mkfs_argv(fstype, "x")[0])
     missing = host.missing_tools(tools)
@@ -160,7 +161,8 @@ def plan(run: RestoreRun) -> Plan:
         steps += [Step(f"make a {fstype} filesystem on {device}", [mkfs_argv(fstype, device)]), mount, restore]
     steps += [
         Step("content digest of the restored volume, compared with the archive's",
-             [*digest_commands(mp), ["cat", f"{run.request.archive.rstrip('/')}/{DIGEST}"]],
+             [*digest_commands(mp, algorithm=digest_algorithm(run.manifest)),
+              ["cat", f"{run.request.archive.rstrip('/')}/{DIGEST}"]],
              run=lambda host: _prove(host, run)),
         Step(f"unmount {mp}", [["umount", mp], ["rmdir", mp, run.run_dir]]),
     ]
@@ -193,9 +195,14 @@ def execute_run(host: Host, run: RestoreRun, the_plan: Plan, log=default_log) ->
 
 def _prove(host: Host, run: RestoreRun) -> None:
     expected = ContentDigest.from_json(read_file(host, f"{run.request.archive.rstrip('/')}/{DIGEST}"))
-    actual = compute_digest(host, run.mountpoint)
+    actual = compute_digest(host, run.mountpoint, algorithm=expected.algorithm)  # the archive's, old or new
     run.expected_digest = expected
     run.comparison = compare(expected, actual)
+
+
+def digest_algorithm(manifest: dict) -> str:
+    """The content hash of the archived digest, as the manifest tells it (older ones: sha256)."""
+    return manifest.get("digest", {}).get("algorithm", LEGACY_ALGORITHM)
 
 
 def _check_existing_target(host, checks, request, vg, lv, needed) -> None:

@@ -7,9 +7,9 @@ from dataclasses import replace
 import pytest
 
 from lvmkit.archive.digest import (
+    DIGEST_SCRIPT,
     FORMAT_VERSION,
-    HASH_SCRIPT,
-    LISTING_SCRIPT,
+    PART_SEPARATOR,
     ContentDigest,
     DigestEntry,
     DigestError,
@@ -55,24 +55,44 @@ ODD_TREE = {
 }
 
 
+HASHES = {"sha256": lambda data: hashlib.sha256(data).hexdigest(),
+          "blake2b": lambda data: hashlib.blake2b(data).hexdigest()}  # b2sum's default: BLAKE2b-512
+
+
 def recorded(name: str) -> str:
     return (FIXTURES / "digest" / name).read_text()
 
 
+def recorded_parts(algorithm: str = "sha256") -> tuple[str, str]:
+    """The listing and the hashes of the recorded odd tree: the command's two parts."""
+    listing, separator, hashes = recorded(f"odd-tree-{algorithm}.out").partition(PART_SEPARATOR)
+    assert separator
+    return listing, hashes
+
+
+def digest_of_odd_tree(scripted_host, algorithm: str) -> ContentDigest:
+    (argv,) = digest_commands(ROOT, algorithm=algorithm, jobs=RECORDED["jobs"], batch=RECORDED["batch"])
+    scripted_host.expect(argv, stdout=recorded(f"odd-tree-{algorithm}.out"))
+    return compute_digest(scripted_host, ROOT, algorithm=algorithm, jobs=RECORDED["jobs"], batch=RECORDED["batch"])
+
+
+@pytest.fixture(params=["sha256", "blake2b"])
+def odd_digest(scripted_host, request):
+    return digest_of_odd_tree(scripted_host, request.param)
+
+
 @pytest.fixture
-def odd_digest(scripted_host):
-    listing_argv, hash_argv = digest_commands(ROOT, jobs=RECORDED["jobs"], batch=RECORDED["batch"])
-    scripted_host.expect(listing_argv, stdout=recorded("odd-tree-listing.b64"))
-    scripted_host.expect(hash_argv, stdout=recorded("odd-tree-hashes.b64"))
-    return compute_digest(scripted_host, ROOT, jobs=RECORDED["jobs"], batch=RECORDED["batch"])
+def sha256_odd_digest(scripted_host):
+    return digest_of_odd_tree(scripted_host, "sha256")
 
 
-def entry(path, kind="regular", mode=0o644, uid=0, gid=0, content=b"x", target=None, link_group=None):
+def entry(path, kind="regular", mode=0o644, uid=0, gid=0, content=b"x", target=None, link_group=None,
+          algorithm="blake2b"):
     regular = kind == "regular"
     return DigestEntry(
         path, kind, mode, uid, gid,
         size=len(content) if regular else None,
-        sha256=hashlib.sha256(content).hexdigest() if regular else None,
+        hash=HASHES[algorithm](content) if regular else None,
         target=target, link_group=link_group,
     )
 
@@ -98,19 +118,23 @@ def listing_record(path: bytes, kind=b"f", mode=b"644", size=b"1", inode=b"1", l
 
 # --- commands ------------------------------------------------------------------------------
 
-def test_digest_commands_are_constant_scripts_that_take_the_root_as_a_parameter():
+def test_digest_commands_are_one_constant_script_that_takes_root_and_tool_as_parameters():
     root = "/mnt/it's a $(dangerous) name"
-    listing, hashes = digest_commands(root, jobs=3, batch=16)
-    assert listing == ["bash", "-c", LISTING_SCRIPT, "bash", root]
-    assert hashes == ["bash", "-c", HASH_SCRIPT, "bash", root, "3", "16"]
-    for script in (LISTING_SCRIPT, HASH_SCRIPT):
-        assert script.startswith("set -o pipefail\n")
-        assert "-xdev" in script and root not in script
+    (argv,) = digest_commands(root, jobs=3, batch=16)
+    assert argv == ["bash", "-c", DIGEST_SCRIPT, "bash", root, "3", "16", "b2sum"]
+    assert digest_commands(root, algorithm="sha256")[0][-1] == "sha256sum"
+    assert DIGEST_SCRIPT.startswith("set -o pipefail\n")
+    assert "-xdev" in DIGEST_SCRIPT and root not in DIGEST_SCRIPT
+
+
+def test_digest_commands_with_an_unknown_algorithm_refuse_it():
+    with pytest.raises(UsageError, match="unknown content hash 'md5'"):
+        digest_commands("/srv", algorithm="md5")
 
 
 def test_digest_commands_with_trailing_slash_use_the_root_without_it():
-    assert digest_commands("/srv/data//")[0][-1] == "/srv/data"
-    assert digest_commands("/")[0][-1] == "/"
+    assert digest_commands("/srv/data//")[0][4] == "/srv/data"
+    assert digest_commands("/")[0][4] == "/"
 
 
 @pytest.mark.parametrize("root", ["", "srv/data", "-delete", "/srv/\0x"])
@@ -132,9 +156,9 @@ def test_compute_digest_with_recorded_odd_tree_decodes_every_name_exactly(odd_di
         kind, mode, uid, data = ODD_TREE[e.path_bytes]
         assert (e.type, e.mode, e.uid, e.gid) == (kind, mode, uid, uid), e.path
         if kind == "regular":
-            assert (e.size, e.sha256) == (len(data), hashlib.sha256(data).hexdigest()), e.path
+            assert (e.size, e.hash) == (len(data), HASHES[odd_digest.algorithm](data)), e.path
         else:
-            assert (e.size, e.sha256) == (None, None), e.path
+            assert (e.size, e.hash) == (None, None), e.path
         assert e.target == (data.decode("utf-8", "surrogateescape") if kind == "symlink" else None)
 
 
@@ -164,34 +188,50 @@ def test_compute_digest_with_missing_root_raises_the_command_error(scripted_host
 
 
 def test_parse_digest_with_hash_records_in_any_order_gives_the_same_digest(odd_digest):
-    records = base64.b64decode(recorded("odd-tree-hashes.b64")).split(b"\0")[:-1]
+    listing, hashes = recorded_parts(odd_digest.algorithm)
+    records = base64.b64decode(hashes).split(b"\0")[:-1]
     random.Random(7).shuffle(records)
     shuffled = b64(b"\0".join(records) + b"\0")
-    assert parse_digest(ROOT, recorded("odd-tree-listing.b64"), shuffled) == odd_digest
+    assert parse_digest(ROOT, listing, shuffled, odd_digest.algorithm) == odd_digest
 
 
 def test_parse_digest_with_binary_mode_hash_records_accepts_them(odd_digest):
-    raw = base64.b64decode(recorded("odd-tree-hashes.b64"))
-    starred = b"\0".join(r[:65] + b"*" + r[66:] if r else r for r in raw.split(b"\0"))
-    assert parse_digest(ROOT, recorded("odd-tree-listing.b64"), b64(starred)) == odd_digest
+    listing, hashes = recorded_parts(odd_digest.algorithm)
+    width = len(odd_digest.entries[1].hash or odd_digest.entries[2].hash)
+    starred = b"\0".join(r[:width + 1] + b"*" + r[width + 2:] if r else r
+                         for r in base64.b64decode(hashes).split(b"\0"))
+    assert parse_digest(ROOT, listing, b64(starred), odd_digest.algorithm) == odd_digest
+
+
+def test_parse_digest_with_hashes_of_another_algorithm_refuses_them():
+    listing, sha256_hashes = recorded_parts("sha256")
+    with pytest.raises(DigestError, match=r"b2sum -z \(the hashes\): cannot parse record"):
+        parse_digest(ROOT, listing, sha256_hashes, "blake2b")
+
+
+def test_compute_digest_with_output_missing_its_separator_refuses_it(scripted_host):
+    (argv,) = digest_commands(ROOT)
+    scripted_host.expect(argv, stdout=recorded_parts("blake2b")[0])
+    with pytest.raises(DigestError, match="without its two parts"):
+        compute_digest(scripted_host, ROOT)
 
 
 def test_parse_digest_with_a_file_not_hashed_reports_the_tree_changed():
-    raw = base64.b64decode(recorded("odd-tree-hashes.b64"))
-    fewer = b"\0".join(r for r in raw.split(b"\0") if not r.endswith(b"/hello.txt"))
+    listing, hashes = recorded_parts()
+    fewer = b"\0".join(r for r in base64.b64decode(hashes).split(b"\0") if not r.endswith(b"/hello.txt"))
     with pytest.raises(DigestError, match=r'changed while it was digested.*"hello.txt"'):
-        parse_digest(ROOT, recorded("odd-tree-listing.b64"), b64(fewer))
+        parse_digest(ROOT, listing, b64(fewer))
 
 
 def test_parse_digest_with_output_that_is_not_base64_names_the_command():
     with pytest.raises(DigestError, match=r"find -printf \(the listing\): output is not the base64"):
-        parse_digest(ROOT, "find: warning\n", recorded("odd-tree-hashes.b64"))
+        parse_digest(ROOT, "find: warning\n", recorded_parts()[1])
 
 
 def test_parse_digest_with_a_truncated_listing_refuses_it():
-    listing = base64.b64decode(recorded("odd-tree-listing.b64"))
+    listing, hashes = recorded_parts()
     with pytest.raises(DigestError, match="not a whole number of 10-field records"):
-        parse_digest(ROOT, b64(listing[:-12]), recorded("odd-tree-hashes.b64"))
+        parse_digest(ROOT, b64(base64.b64decode(listing)[:-12]), hashes)
 
 
 def test_parse_digest_with_a_hash_record_outside_the_root_refuses_it():
@@ -230,20 +270,66 @@ def test_to_json_with_recorded_odd_tree_round_trips_exactly(odd_digest):
     assert [e.path_bytes for e in again.entries] == [e.path_bytes for e in odd_digest.entries]
 
 
-def test_to_json_is_one_document_with_format_and_version():
+def test_to_json_is_one_document_with_format_version_and_algorithm():
     document = json.loads(small_digest().to_json())
     assert document["format"] == "lvmkit-content-digest"
-    assert document["version"] == FORMAT_VERSION
+    assert (document["version"], document["algorithm"]) == (FORMAT_VERSION, "blake2b") == (2, "blake2b")
     assert document["entries"][1] == {
         "path": "a.txt", "type": "regular", "mode": "0644", "uid": 0, "gid": 0, "size": 5,
-        "sha256": hashlib.sha256(b"alpha").hexdigest(), "target": None, "link_group": None,
+        "hash": hashlib.blake2b(b"alpha").hexdigest(), "target": None, "link_group": None,
     }
+
+
+# A digest as lvmkit wrote it before format version 2 (format version 1, no "algorithm").
+VERSION_1 = (
+    '{"format":"lvmkit-content-digest","version":1,"entries":[\n'
+    '{"path":".","type":"directory","mode":"0755","uid":0,"gid":0,"size":null,"sha256":null,'
+    '"target":null,"link_group":null},\n'
+    '{"path":"a.txt","type":"regular","mode":"0644","uid":0,"gid":0,"size":5,'
+    '"sha256":"8ed3f6ad685b959ead7022518e1af76cd816f8e8ec7ccdda1ed4018e8f2223f8","target":null,"link_group":null}\n'
+    ']}\n'
+)
+
+
+def test_from_json_with_a_version_1_digest_reads_it_as_sha256_and_writes_it_back_byte_for_byte():
+    digest = ContentDigest.from_json(VERSION_1)
+    assert digest.algorithm == "sha256"
+    assert digest.entries[1].hash == hashlib.sha256(b"alpha").hexdigest()
+    assert digest.to_json() == VERSION_1
+    assert digest.sha256 == hashlib.sha256(VERSION_1.encode()).hexdigest()  # what old manifests recorded
+
+
+def test_compare_with_a_version_1_digest_and_a_sha256_recomputation_is_equal(sha256_odd_digest):
+    old = ContentDigest.from_json(sha256_odd_digest.to_json())
+    assert json.loads(sha256_odd_digest.to_json())["version"] == 1
+    assert compare(old, sha256_odd_digest).equal
+
+
+def test_compare_with_digests_of_two_algorithms_refuses_it():
+    old = ContentDigest.from_json(VERSION_1)
+    new = ContentDigest(tuple(entry(e.path, e.type, e.mode, content=b"alpha") for e in old.entries))
+    with pytest.raises(DigestError, match="cannot compare a sha256 digest with a blake2b one"):
+        compare(old, new)
+
+
+def test_from_json_with_an_unknown_algorithm_refuses_it():
+    document = json.loads(small_digest().to_json())
+    document["algorithm"] = "md5"
+    with pytest.raises(DigestFormatError, match="unknown algorithm 'md5'"):
+        ContentDigest.from_json(json.dumps(document))
+
+
+def test_from_json_with_version_1_and_an_algorithm_refuses_it():
+    document = json.loads(VERSION_1)
+    document["algorithm"] = "blake2b"
+    with pytest.raises(DigestFormatError, match="version 1 is sha256 only"):
+        ContentDigest.from_json(json.dumps(document))
 
 
 def test_content_digest_with_entries_in_any_order_is_canonical(odd_digest):
     shuffled = list(odd_digest.entries)
     random.Random(3).shuffle(shuffled)
-    again = ContentDigest(tuple(shuffled))
+    again = ContentDigest(tuple(shuffled), odd_digest.algorithm)
     assert again.to_json() == odd_digest.to_json() and again.sha256 == odd_digest.sha256
     paths = [e.path_bytes for e in again.entries]
     assert paths[0] == b"." and paths[1:] == sorted(paths[1:])
@@ -260,7 +346,7 @@ def test_sha256_is_the_hash_of_the_canonical_json():
     assert small_digest(entry("c")).sha256 != digest.sha256
 
 
-@pytest.mark.parametrize("version", [2, 99])
+@pytest.mark.parametrize("version", [3, 99])
 def test_from_json_with_a_newer_format_version_refuses_it(version):
     document = json.loads(small_digest().to_json())
     document["version"] = version
@@ -294,7 +380,8 @@ def test_from_json_with_something_else_refuses_it(text, message):
     ("type", "door", "unknown type"),
     ("uid", -1, "non-negative"),
     ("size", None, "size is a byte count"),
-    ("sha256", "abc", "64 hex digits"),
+    ("hash", "abc", "hash is 128 hex digits"),
+    ("hash", hashlib.sha256(b"alpha").hexdigest(), "hash is 128 hex digits"),
     ("target", "x", "target is a string for symlinks"),
     ("path", "", "non-empty"),
 ])
@@ -335,10 +422,10 @@ def test_compare_finds_missing_and_extra_paths():
     (entry("dir/b", content=b"beta", mode=0o600), ("mode",)),
     (entry("dir/b", content=b"beta", uid=1234), ("uid",)),
     (entry("dir/b", content=b"beta", uid=1234, gid=1234), ("uid", "gid")),
-    (entry("dir/b", content=b"bete"), ("sha256",)),
-    (entry("dir/b", content=b"beta!"), ("size", "sha256")),
+    (entry("dir/b", content=b"bete"), ("hash",)),
+    (entry("dir/b", content=b"beta!"), ("size", "hash")),
     (entry("dir/b", content=b"beta", link_group="a.txt"), ("link_group",)),
-    (entry("dir/b", "symlink", 0o777, target="a.txt"), ("type", "mode", "size", "sha256", "target")),
+    (entry("dir/b", "symlink", 0o777, target="a.txt"), ("type", "mode", "size", "hash", "target")),
 ])
 def test_compare_finds_the_changed_fields_of_a_file(changed, fields):
     expected = small_digest()
