@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lvmkit.archive.digest import digest_commands
+from lvmkit.archive.archive_set import SHA256_LINES
 from lvmkit.core.journal import JournalEntry
 from lvmkit.core.runs import private
 from lvmkit.lvm.watch import read_argv
@@ -11,7 +11,6 @@ PARTS = ("preflight", "snapshot", "content digest", "engine", "checksums", "othe
 MONITORING = "monitoring"  # runs in a thread beside the other commands: not on the critical path
 
 _WATCH_SCRIPT = read_argv("/dev/x")[2]
-_DIGEST_SCRIPTS = {argv[2] for argv in digest_commands("/x")}
 _ENGINE_PREFIX = private([])
 
 
@@ -19,13 +18,14 @@ def part_of(entry: JournalEntry, after_snapshot: bool) -> str:
     argv = entry.argv
     if argv[:2] == ["bash", "-c"] and argv[2] == _WATCH_SCRIPT:
         return MONITORING
-    if argv[:2] == ["bash", "-c"] and argv[2] in _DIGEST_SCRIPTS:
+    # every version's digest scripts, one command or two: the only scripts walking the tree with -xdev
+    if argv[:2] == ["bash", "-c"] and "-xdev" in argv[2]:
         return "content digest"
     if argv[:len(_ENGINE_PREFIX)] == _ENGINE_PREFIX:
         return "engine"
     if argv[0] in ("lvcreate", "lvremove"):
         return "snapshot"
-    if "sha256sum" in argv:
+    if "sha256sum" in argv or SHA256_LINES in argv:
         return "checksums"
     return "other commands" if after_snapshot else "preflight"
 
