@@ -163,7 +163,8 @@ def cmd_backup(args, journal: Journal) -> int:
         print(f"backed up {args.origin} to {run.paths.final}\n"
               f"  engine {m['engine']['name']} {m['engine']['version']}, archive {human(m['bytes_written'])}, "
               f"{m['digest']['files']} files, snapshot peak {m['snapshot']['peak_percent'] or 0:.1f}%\n"
-              f"  check it anywhere with: cd {run.paths.final} && sha256sum -c SHA256SUMS")
+              f"  check it anywhere with: cd {run.paths.final} && sha256sum -c SHA256SUMS\n"
+              f"  {run.commands.describe()}")
     return 0
 
 

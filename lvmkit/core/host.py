@@ -39,6 +39,7 @@ DEBIAN_PACKAGE = {
     "mkfs.ext4": "e2fsprogs", "mkfs.xfs": "xfsprogs", "fsarchiver": "fsarchiver",
     "tar": "tar", "zstd": "zstd", "dar": "dar", "rsync": "rsync", "dd": "coreutils",
     "sha256sum": "coreutils", "install": "coreutils", "df": "coreutils", "mv": "coreutils",
+    "b2sum": "coreutils", "openssl": "openssl", "split": "coreutils", "base64": "coreutils", "mktemp": "coreutils",
     "find": "findutils", "xargs": "findutils", "bash": "bash", "pgrep": "procps",
     "partclone.ext4": "partclone", "partclone.xfs": "partclone", "partclone.extfs": "partclone",
     "partclone.ext2": "partclone", "partclone.ext3": "partclone", "partclone.chkimg": "partclone",
@@ -139,10 +140,7 @@ class Host:
 
     def missing_tools(self, tools: list[str]) -> list[str]:
         """The tools of `tools` that are not on this host's PATH, in one round trip."""
-        # The script is constant; tool names arrive as positional parameters, never as code.
-        script = 'for tool; do command -v "$tool" >/dev/null 2>&1 || echo "$tool"; done'
-        result = self.run(["sh", "-c", script, "sh", *tools])
-        return result.stdout.split()
+        return self.run(missing_tools_argv(tools)).stdout.split()
 
     def require_tools(self, tools: list[str]) -> None:
         missing = self.missing_tools(tools)
@@ -174,6 +172,13 @@ class Host:
                 stderr=bounded(stderr),
             )
         )
+
+
+def missing_tools_argv(tools: list[str]) -> list[str]:
+    """Prints each tool of `tools` that is not on the PATH, one a line."""
+    # The script is constant; tool names arrive as positional parameters, never as code.
+    script = 'for tool; do command -v "$tool" >/dev/null 2>&1 || echo "$tool"; done'
+    return ["sh", "-c", script, "sh", *tools]
 
 
 # Runs "$@" tethered to lvmkit: it names its process group's leader (to stop or watch the

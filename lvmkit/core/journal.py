@@ -53,3 +53,31 @@ class Journal:
     def read(path: Path) -> list[JournalEntry]:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
         return [JournalEntry(**json.loads(line)) for line in lines if line.strip()]
+
+
+@dataclass(frozen=True)
+class CommandCount:
+    """The commands a run sent to its target, as its journal recorded them."""
+
+    queries: int  # read-only commands
+    changes: int  # commands that change state
+    monitoring: int  # the snapshot guard's readings, counted apart: one every poll interval
+
+    @property
+    def total(self) -> int:
+        """Queries and changes: the work of the run, whatever its length."""
+        return self.queries + self.changes
+
+    def describe(self) -> str:
+        return (f"{self.total} commands on the target ({self.queries} queries, {self.changes} changes), "
+                f"and {self.monitoring} readings of the snapshot")
+
+
+def count_commands(entries: list[JournalEntry], host: str, monitoring_prefix: list[str]) -> CommandCount:
+    """Count `entries` run on `host` (planned ones of a dry run are not sent, so not counted);
+    those whose argv begins with `monitoring_prefix` are the guard's readings."""
+    sent = [e for e in entries if e.host == host and not e.planned]
+    watching = [e for e in sent if e.argv[:len(monitoring_prefix)] == monitoring_prefix]
+    others = [e for e in sent if e.argv[:len(monitoring_prefix)] != monitoring_prefix]
+    changes = sum(1 for e in others if e.changes_state)
+    return CommandCount(queries=len(others) - changes, changes=changes, monitoring=len(watching))

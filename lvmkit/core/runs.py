@@ -27,5 +27,13 @@ def private(argv: list[str]) -> list[str]:
 
 
 def root_check(host: Host, why: str) -> Check:
-    uid = host.run(["id", "-u"]).stdout.strip()
+    return root_check_from(host.run(UID_ARGV).stdout, why)
+
+
+UID_ARGV = ["id", "-u"]
+
+
+def root_check_from(uid_output: str, why: str) -> Check:
+    """The check from the output of UID_ARGV."""
+    uid = uid_output.strip() or "unknown"
     return Check("running as root", uid == "0", "uid 0" if uid == "0" else f"uid {uid}: {why}; run lvmkit as root (sudo)")

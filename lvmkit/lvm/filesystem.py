@@ -21,12 +21,20 @@ class FilesystemInfo:
 
 def probe(host: Host, device: str) -> FilesystemInfo | None:
     """The filesystem on `device`, read from the device itself (no udev database needed)."""
+    return probe_from_result(host.name, device, host.run(probe_argv(device), check=False))
+
+
+def probe_argv(device: str) -> list[str]:
     # -p: low-level probe of the device; the cache and udev may be stale or absent.
-    result = host.run(["blkid", "-p", "-o", "export", device], check=False)
+    return ["blkid", "-p", "-o", "export", device]
+
+
+def probe_from_result(host_name: str, device: str, result) -> FilesystemInfo | None:
+    """The filesystem from the result of probe_argv(device)."""
     if result.returncode == 2:  # blkid: nothing recognised on the device
         return None
     if result.returncode != 0:
-        raise LvmkitError(f"cannot probe {device} on {host.name}: {result.stderr.strip()}")
+        raise LvmkitError(f"cannot probe {device} on {host_name}: {result.stderr.strip()}")
     fields = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
     if "TYPE" not in fields:
         return None
@@ -63,7 +71,15 @@ def mkfs_argv(fstype: str, device: str) -> list[str]:
 
 def mount_sources(host: Host, device: str) -> list[str]:
     """Where `device` is mounted (empty when it is not)."""
-    result = host.run(["findmnt", "--json", "--source", device, "--output", "TARGET"], check=False)
+    return mount_sources_from_result(host.run(mount_sources_argv(device), check=False))
+
+
+def mount_sources_argv(device: str) -> list[str]:
+    return ["findmnt", "--json", "--source", device, "--output", "TARGET"]
+
+
+def mount_sources_from_result(result) -> list[str]:
+    """The mountpoints from the result of mount_sources_argv(device)."""
     if result.returncode != 0 or not result.stdout.strip():
         return []
     return [entry["target"] for entry in json.loads(result.stdout).get("filesystems", [])]

@@ -184,11 +184,21 @@ def remove_if_same(host: Host, path: str, content: str) -> str:
 def read_lock(host: Host, path: str, *, hostname: str | None = None,
               cmdline_of: CmdlineOf | None = None) -> LockInfo | None:
     """The lock at `path`, or None if there is none."""
-    result = host.run(["cat", "--", path], check=False)
+    return lock_from_result(host.name, path, host.run(read_lock_argv(path), check=False),
+                            hostname=hostname, cmdline_of=cmdline_of)
+
+
+def read_lock_argv(path: str) -> list[str]:
+    return ["cat", "--", path]
+
+
+def lock_from_result(host_name: str, path: str, result, *, hostname: str | None = None,
+                     cmdline_of: CmdlineOf | None = None) -> LockInfo | None:
+    """The lock from the result of read_lock_argv(path): None when there is no lock."""
     if result.returncode != 0:
         if "No such file or directory" in result.stderr:
             return None
-        raise CommandError(host.name, result.argv, result.returncode, result.stderr.strip())
+        raise CommandError(host_name, result.argv, result.returncode, result.stderr.strip())
     return parse_lock(path, result.stdout, hostname=hostname, cmdline_of=cmdline_of)
 
 

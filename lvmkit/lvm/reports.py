@@ -427,6 +427,22 @@ def _query(host: Host, parse, command: str, fields, *selectors: str, all_lvs=Fal
     return parse(stdout, source=" ".join([command, *selectors]))
 
 
+def missing_vg(stderr: str) -> str | None:
+    """The volume group a failed report names as not found, if that is why it failed."""
+    found = _VG_NOT_FOUND.search(stderr)
+    return found["vg"] if found else None
+
+
+def vg_lvs_argv(vg: str) -> list[str]:
+    """The report list_lvs(host, vg) runs: every LV of the VG, hidden ones included."""
+    return _report_argv("lvs", LV_FIELDS, validate_vg_name(vg), all_lvs=True)
+
+
+def vgs_argv(vg: str) -> list[str]:
+    """The report list_vgs(host, vg) runs."""
+    return _report_argv("vgs", VG_FIELDS, validate_vg_name(vg))
+
+
 def list_pvs(host: Host) -> list[PhysicalVolume]:
     return _query(host, parse_pvs, "pvs", PV_FIELDS)
 

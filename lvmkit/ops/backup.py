@@ -28,24 +28,23 @@ from lvmkit.archive.digest import compute_digest, digest_commands
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
 from lvmkit.core.errors import LvmkitError
-from lvmkit.core.host import DEBIAN_PACKAGE, Host, utc_now
+from lvmkit.core.host import Host, utc_now
+from lvmkit.core.journal import CommandCount, count_commands
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
-from lvmkit.core.preflight import Check, Preflight
+from lvmkit.core.preflight import Preflight
 from lvmkit.core.progress import Progress
-from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id, private, root_check
-from lvmkit.core.sizes import human, parse_size
-from lvmkit.lvm.filesystem import FilesystemInfo, mount_sources, probe, snapshot_mount_options, usage
+from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id, private
+from lvmkit.core.sizes import parse_size
+from lvmkit.lvm.filesystem import FilesystemInfo, snapshot_mount_options
 from lvmkit.lvm.guard import GuardSettings, SnapshotGuard
-from lvmkit.lvm.lock import held, lock_path, read_lock
-from lvmkit.lvm.reports import LogicalVolume, get_lv, list_lvs, list_vgs, parse_lv_spec
-from lvmkit.lvm.snapshot import LVMKIT_TAG, SnapshotSpec, remove_if_ours, run_tag
+from lvmkit.lvm.lock import held
+from lvmkit.lvm.reports import LogicalVolume, parse_lv_spec
+from lvmkit.lvm.snapshot import SnapshotSpec, remove_if_ours, run_tag
 from lvmkit.lvm.watch import dm_name, read_argv, thin_pool_device
+from lvmkit.ops.backup_preflight import check_destination as check_destination  # ops.group's import
+from lvmkit.ops.backup_preflight import run_preflight
 
-DEFAULT_SNAPSHOT_SIZE = "20%ORIGIN"
 ENGINE_CHECK_S = 0.5  # how often the read step looks at the guard and the engine (no command)
-# Tools every backup needs besides the engine's own.
-BASE_TOOLS = ["lvcreate", "lvremove", "lvs", "dmsetup", "blkid", "mount", "umount", "findmnt",
-              "df", "find", "sha256sum", "install", "mv", "xargs", "bash"]
 
 
 @dataclass(frozen=True)
@@ -82,6 +81,7 @@ class BackupRun:
     bytes_read: int | None = None
     digest: dict = field(default_factory=dict)
     manifest: dict = field(default_factory=dict)
+    commands: CommandCount | None = None  # sent to the target by backup(), once it succeeded
     started: str = ""
     ended: str = ""
 
@@ -112,56 +112,11 @@ def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=d
     if request.guard.autoextend:  # refused now, not half-way through the read
         parse_size(request.guard.autoextend_step, 1), parse_size(request.guard.autoextend_max, 1)
     name = validate_set_name(request.name or f"{vg}-{lv}-{run_id}")
-    checks = Preflight()
-
-    checks.add(root_check(host, "LVM snapshots need root"))
-    origin = get_lv(host, vg, lv)
-    if origin is None:
-        checks.fail("origin exists", f"no logical volume {vg}/{lv}; `lvmkit status` lists the volumes")
-        checks.raise_if_failed()
-    checks.add(Check("origin exists and is active", origin.attr.is_active,
-                     f"{vg}/{lv} exists" if origin.attr.is_active else f"{vg}/{lv} is not active: lvchange -ay {vg}/{lv}"))
-    if origin.attr.is_snapshot or origin.attr.is_thin_pool or origin.hidden:
-        checks.fail("origin is a volume", f"{vg}/{lv} is a {origin.attr.volume_type}, not a volume to back up")
-        checks.raise_if_failed()
-    holder = read_lock(host, lock_path(vg, lv))
-    checks.add(Check("no other run of the origin", holder is None, "none" if holder is None else holder.describe()))
-    filesystem = probe(host, f"/dev/{vg}/{lv}")
-    fstype = filesystem.type if filesystem else None
-    supported = fstype in engine.filesystems
-    checks.add(Check("filesystem supported", supported,
-                     f"{fstype} on {vg}/{lv}" if supported else
-                     f"{vg}/{lv} holds {fstype or 'no filesystem'}; "
-                     f"engine {engine.name} handles {', '.join(engine.filesystems)}"))
-    checks.raise_if_failed()
-
-    tools = BASE_TOOLS + engine.tools(fstype)
-    missing = host.missing_tools(tools)
-    checks.add(Check("tools installed", not missing,
-                     f"{len(tools)} tools found" if not missing else _missing_message(missing)))
-
-    snapshot, room_check, vg_free_extents = _snapshot_spec(host, request, origin, run_id)
-    checks.add(room_check)
-    volumes = list_lvs(host, vg)  # one report for both checks below (~0.25 s each in the lab)
-    existing = next((v for v in volumes if v.name == snapshot.name), None)
-    checks.add(Check("snapshot name free", existing is None,
-                     f"{vg}/{snapshot.name}" if existing is None else f"{vg}/{snapshot.name} exists already"))
-    # A snapshot of a run that still holds the origin's lock is that run's, not stale.
-    running = run_tag(holder.run_id) if holder is not None and holder.alive is not False else None
-    stale = [v for v in volumes if LVMKIT_TAG in v.tags and v.origin == lv and running not in v.tags]
-    checks.add(Check("no stale lvmkit snapshot of the origin", not stale,
-                     "none" if not stale else
-                     f"{', '.join(v.full_name for v in stale)} left by an earlier run; "
-                     f"remove with `lvmkit cleanup` (it removes only volumes tagged {LVMKIT_TAG!r})"))
-
     paths = ArchiveSetPaths(request.dest, name, engine.archive_name)
-    origin_mounts = mount_sources(host, f"/dev/{vg}/{lv}")
-    expected = usage(host, origin_mounts[0])[0] if origin_mounts else None
-    if engine.name == "dd":  # every block, used or not
-        expected = origin.size
-    if not in_group:
-        check_destination(host, checks, paths, engine, expected)
-    checks.raise_if_failed()
+    found = run_preflight(host, request, engine, vg, lv, paths, run_id, in_group=in_group)
+    origin, snapshot, filesystem = found.origin, found.snapshot, found.filesystem
+    checks, origin_mounts, expected, vg_free_extents = (found.checks, found.origin_mounts, found.expected_bytes,
+                                                        found.vg_free_extents)
 
     return BackupRun(
         request=request, run_id=run_id, host=host.name, origin=origin, filesystem=filesystem,
@@ -261,10 +216,13 @@ def unmounts_before_reading(engine: Engine) -> bool:
 def backup(host: Host, request: BackupRequest, *, log=None) -> BackupRun:
     """Prepare, plan and execute a backup; returns the run with its manifest."""
     log = log or default_log
+    first = len(host.journal.entries)
     run = prepare(host, request, log=log)
     the_plan = plan(run)
     log(f"preflight on {host.name}:\n{run.preflight.render()}")
     execute_run(host, run, the_plan, log)
+    # the guard's readings name the device, and the engine's pid while it runs
+    run.commands = count_commands(host.journal.entries[first:], host.name, read_argv(snapshot_device(run))[:-1])
     return run
 
 
@@ -298,7 +256,8 @@ def _blaming_the_snapshot(step):
 def _digest(host: Host, run: BackupRun) -> None:
     digest = compute_digest(host, run.mountpoint)
     write_file(host, run.paths.in_partial(DIGEST), digest.to_json())
-    run.digest = {"file": DIGEST, "sha256": digest.sha256, "files": digest.file_count, "bytes": digest.total_bytes}
+    run.digest = {"file": DIGEST, "sha256": digest.sha256, "algorithm": digest.algorithm,
+                  "files": digest.file_count, "bytes": digest.total_bytes}
     if run.expected_bytes is None and run.engine.name != "dd":
         run.expected_bytes = digest.total_bytes
 
@@ -388,87 +347,6 @@ def _manifest(run: BackupRun, sums: dict[str, str], archive_bytes: int) -> dict:
         "checksums": {name: digest for name, digest in sums.items()},
         "archive_sha256": archive_sha,
     }
-
-
-# --- preflight pieces --------------------------------------------------------------------
-
-
-def _snapshot_spec(host: Host, request: BackupRequest, origin: LogicalVolume, run_id: str):
-    vg = origin.vg_name
-    name = f"{origin.name}-lvmkit-{run_id.split('-')[-1]}"[:127]
-    if origin.attr.is_thin:
-        if request.snapshot_size:
-            raise LvmkitError(
-                f"{vg}/{origin.name} is a thin volume: its snapshot takes room from pool "
-                f"{origin.pool_lv} as needed; leave --snapshot-size out")
-        pool = get_lv(host, vg, origin.pool_lv)
-        percent = pool.data_percent or 0.0
-        ok = percent < 90.0
-        detail = (f"thin pool {vg}/{pool.name} {percent:.1f}% full" if ok else
-                  f"thin pool {vg}/{pool.name} is {percent:.1f}% full: a snapshot could fill it and stop "
-                  f"{vg}/{origin.name}; extend the pool (lvextend) first")
-        return SnapshotSpec(vg, origin.name, name, run_id, None), Check("room for the snapshot", ok, detail), 0
-    (group,) = list_vgs(host, vg)
-    wanted = parse_size(request.snapshot_size or DEFAULT_SNAPSHOT_SIZE, origin.size)
-    if request.snapshot_size is None:  # the default never asks for less than LVM can make
-        wanted = max(wanted, group.extent_size)
-    extents = -(-wanted // group.extent_size)
-    spec = SnapshotSpec(vg, origin.name, name, run_id, extents, group.extent_size)
-    free_after = group.free_count - extents
-    if wanted < group.extent_size:
-        return spec, Check("room for the snapshot", False,
-                           f"{human(wanted)} is below the smallest snapshot LVM makes in {vg} "
-                           f"(one extent, {human(group.extent_size)}): ask for at least that"), free_after
-    ok = extents <= group.free_count
-    detail = (f"{human(extents * group.extent_size)} of {human(group.free)} free in {vg}" if ok else
-              f"the snapshot needs {human(extents * group.extent_size)} ({extents} extents) but {vg} has "
-              f"{human(group.free)} ({group.free_count} extents) free: give a smaller --snapshot-size or free space")
-    return spec, Check("room for the snapshot", ok, detail), free_after
-
-
-# Everything the preflight asks about the destination, in one round trip instead of seven.
-# `test -w` ignores a read-only mount for root: findmnt's mount options tell that too.
-_PROBE_DESTINATION = """
-[ -d "$1" ] && echo dir=1 || echo dir=0
-[ -w "$1" ] && echo writable=1 || echo writable=0
-echo "options=$(findmnt --noheadings --output OPTIONS --target "$1" 2>/dev/null)"
-[ -e "$2" ] && echo final=1 || echo final=0
-[ -e "$3" ] && echo partial=1 || echo partial=0
-echo "avail=$(df --block-size=1 --output=avail "$1" 2>/dev/null | tail -n 1)"
-"""
-
-
-def check_destination(host: Host, checks: Preflight, paths: ArchiveSetPaths, engine: Engine,
-                       expected: int | None) -> None:
-    dest = paths.dest
-    output = host.run(["sh", "-c", _PROBE_DESTINATION, "sh", dest, paths.final, paths.partial]).stdout
-    probe = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
-    if probe["dir"] != "1":
-        checks.fail("destination exists", f"{dest} is not a directory on {host.name}: create it first")
-        return
-    ok = probe["writable"] == "1" and "ro" not in probe["options"].strip().split(",")
-    checks.add(Check("destination writable", ok, dest if ok else f"{dest} is read-only: choose a writable --dest"))
-    taken = [path for path, key in ((paths.final, "final"), (paths.partial, "partial")) if probe[key] == "1"]
-    checks.add(Check("archive name free", not taken,
-                     paths.final if not taken else
-                     f"{taken[0]} exists already; lvmkit never overwrites an archive: give another --name"))
-    free = int(probe["avail"].strip() or 0)
-    if expected is None:
-        checks.add(Check("room at the destination", free > 0, f"{human(free)} free; the origin is not mounted, "
-                         "so its used size is unknown until the snapshot is read"))
-        return
-    # A plausible archive: the data read, halved where the engine compresses it.
-    plausible = expected // 2 if engine.compresses else expected
-    ok = free >= plausible
-    checks.add(Check("room at the destination", ok,
-                     f"{human(free)} free for an archive of about {human(plausible)}" if ok else
-                     f"{paths.dest} has {human(free)} free, an archive of about {human(plausible)} is likely: "
-                     f"free space or choose another --dest"))
-
-
-def _missing_message(missing: list[str]) -> str:
-    packages = sorted({DEBIAN_PACKAGE.get(tool, tool) for tool in missing})
-    return f"missing: {', '.join(missing)}; install with: apt-get install {' '.join(packages)}"
 
 
 def _combined(result) -> str:
