@@ -27,10 +27,12 @@ from lvmkit.targets import connect
 from .cow import cow_table
 from .engines import engines_table, measure_shape
 from .freeze import freeze_table
+from .hashes import hashes_table, measure
 from .native import native_table
 from .overhead import Contender, Race, median_parts, overhead_findings, overhead_table, parts_table, sizes_table
 from .report import Table, render
 from .runbook import runbook_table
+from .targets import Remote, remote_race, remote_table, target_rows, targets_table
 from .workbench import BenchmarkError, Workbench
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,7 +44,8 @@ COMMAND = "benchmarks/run"
 @dataclass(frozen=True)
 class Settings:
     sizes_mib: tuple[int, ...]  # table 6; the largest is table 1's
-    pairs: int  # table 1's rounds
+    pairs: int  # table 1's rounds, and table 0b's
+    small_mib: tuple[int, int]  # table 0b: a volume of this size holding this much data
     runs: int  # every other table's runs
     engine_mib: int  # table 2's data, each shape
     data_volume_mib: int
@@ -51,11 +54,13 @@ class Settings:
     @property
     def needed_mib(self) -> int:
         # data, destination, restore target, snapshot of the data (20%), with room for the rest
-        return self.data_volume_mib * 2 + self.dest_volume_mib + self.data_volume_mib // 5 + 64
+        return self.data_volume_mib * 2 + self.dest_volume_mib + self.data_volume_mib // 5 + self.small_mib[0] + 64
 
 
-FULL = Settings(sizes_mib=(64, 128, 256), pairs=5, runs=3, engine_mib=128, data_volume_mib=384, dest_volume_mib=448)
-QUICK = Settings(sizes_mib=(8, 16, 32), pairs=2, runs=2, engine_mib=16, data_volume_mib=64, dest_volume_mib=128)
+FULL = Settings(sizes_mib=(64, 128, 256), pairs=5, small_mib=(256, 28), runs=3, engine_mib=128, data_volume_mib=384,
+                dest_volume_mib=448)
+QUICK = Settings(sizes_mib=(8, 16, 32), pairs=2, small_mib=(64, 8), runs=2, engine_mib=16, data_volume_mib=64,
+                 dest_volume_mib=128)
 
 
 def log(message: str) -> None:
@@ -119,14 +124,38 @@ def _measure(bench: Workbench, local: Host, settings: Settings, baseline_rev: st
             described = f"{mib} MiB in {files:,} small files"
             tables[1] = overhead_table(seed, contenders[1:], described)
             tables["1b"] = parts_table(contenders[1:], seed)
+            race_of_1 = (seed, current, contenders[2] if len(contenders) > 2 else None)
+            log(f"table 1d: hash tools in the lab on {mib} MiB")
+            bench.run(["sh", "-c", 'head -c 64M /dev/urandom > "$1"', "sh", f"{dest}/large.bin"])
+            bench.run(["sh", "-c", 'find "$1" -type f -exec cat {} + >/dev/null', "sh", data.mountpoint])  # warm
+            lab_hashes = measure(lambda argv: bench.timed(argv).seconds, data.mountpoint, f"{dest}/large.bin",
+                                 settings.runs)
+            bench.run(["rm", "-f", "--", f"{dest}/large.bin"])
         if mib == smallest:
             log(f"table 5: runbook against CLI at {mib} MiB")
             tables[5] = runbook_table(bench, local, data, f"{mib} MiB in {files:,} small files", dest,
                                       settings.runs, on_target=current.sample.median)
     tables[6] = sizes_table(sorted(points, key=lambda point: point[0]))
     log(f"table 1c: the same work natively on this machine, {largest} MiB")
-    tables["1c"], native_digest_share = native_table(local, largest, settings.runs, median_parts(points[0][3]))
+    tables["1c"], (native_digest_share, share_before), native_hashes = native_table(
+        local, largest, settings.runs, median_parts(points[0][3]))
     tables[1].findings += overhead_findings(points, native_digest_share)
+    tables["1d"] = hashes_table([("lab (emulated CPU)", lab_hashes), ("this machine", native_hashes)],
+                                f"{largest} MiB of small files", "64 MiB in the lab, the fsarchiver archive here",
+                                settings.runs)
+
+    small_mib, small_data = settings.small_mib
+    log(f"table 0b: lvmkit over SSH against the script on the target, {small_data} MiB in a {small_mib} MiB volume")
+    small = bench.make_volume("small", small_mib)
+    small_files, _ = bench.fill(small, "small-files", small_data)
+    remotes = [Remote("`lvmkit --host lab backup` (this version)")]
+    if baseline:
+        remotes.append(Remote(f"`lvmkit --host lab backup` before (`{baseline_rev}`)", baseline))
+    remote_seed = remote_race(bench, local, small, dest, small_mib, remotes, settings.pairs)
+    bench.remove_volume(small)
+    tables["0b"] = remote_table(remote_seed, remotes, f"{small_mib} MiB holding {small_data} MiB in "
+                                                      f"{small_files:,} small files")
+    tables[0] = targets_table(target_rows(race_of_1, (remote_seed, remotes), native_digest_share, share_before))
 
     target = bench.make_volume("restore", settings.data_volume_mib)
     shapes = []
@@ -139,7 +168,7 @@ def _measure(bench: Workbench, local: Host, settings: Settings, baseline_rev: st
     tables[3] = freeze_table(bench, dest, settings.runs)
     log("table 4: copy-on-write")
     tables[4] = cow_table(bench, POOL, settings.runs)
-    return [tables[key] for key in (1, "1b", "1c", 2, 3, 4, 5, 6)]
+    return [tables[key] for key in (0, "0b", 1, "1b", "1c", "1d", 2, 3, 4, 5, 6)]
 
 
 def _baseline_tree(rev: str, share: Path) -> Path:
@@ -173,7 +202,7 @@ def _machine(bench: Workbench, settings: Settings) -> list[str]:
 
 
 INTRO = """
-What lvmkit costs over the seed's plain script, which engine to use, how long a
+What lvmkit costs over the seed's plain script, whether this round's targets are met (table 0), which engine to use, how long a
 consistency group freezes its members, what a snapshot costs the origin's writers, and
 what a runbook adds: all measured in one run of one command, on the built-in lab. Our
 machines are shared and noisy, so every comparison is made inside the run, side by side,

@@ -11,6 +11,7 @@ PARTS = ("preflight", "snapshot", "content digest", "engine", "checksums", "othe
 MONITORING = "monitoring"  # runs in a thread beside the other commands: not on the critical path
 
 _WATCH_SCRIPT = read_argv("/dev/x")[2]
+MONITORING_PREFIX = read_argv("/dev/x")[:3]  # the guard's readings, whatever the device (count_commands)
 _ENGINE_PREFIX = private([])
 
 

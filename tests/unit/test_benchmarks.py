@@ -8,12 +8,14 @@ import pytest
 
 from benchmarks.breakdown import MONITORING, breakdown
 from benchmarks.fill import fill
+from benchmarks.hashes import TOOLS, fastest, hashes_table, many_files_argv, one_file_argv
 from benchmarks.overhead import Contender, overhead_findings
 from benchmarks.report import Table, render
 from benchmarks.stats import fit_line, pair_ratios, sample
+from benchmarks.targets import REMOTE_BEFORE, Remote, target_rows, targets_table
 from lvmkit.archive.archive_set import checksum_argv
 from lvmkit.archive.digest import digest_commands
-from lvmkit.core.journal import JournalEntry
+from lvmkit.core.journal import CommandCount, JournalEntry
 from lvmkit.core.runs import private
 from lvmkit.lvm.watch import read_argv
 
@@ -124,13 +126,61 @@ def points(script_per_mib: float, lvmkit_fixed: float, lvmkit_per_mib: float):
 
 
 def test_overhead_findings_when_lvmkit_costs_more_per_mib_say_no_size_meets_the_target():
-    findings = overhead_findings(points(0.07, 9.0, 0.08), native_digest_share=0.54)
+    findings = overhead_findings(points(0.07, 9.0, 0.09), native_digest_share=0.54)
     assert "**not met**" in findings[0]
-    assert "no size brings lvmkit within 3%" in findings[-1]
+    assert "no size brings lvmkit within 15%" in findings[-1]
     assert "54% of fsarchiver's time" in findings[-1]
 
 
 def test_overhead_findings_when_only_fixed_costs_differ_give_the_size_from_which_the_target_holds():
     findings = overhead_findings(points(0.07, 9.0, 0.07), native_digest_share=0.5)
-    # 9 + 0.07 x <= 1.03 (1 + 0.07 x)  =>  x >= (9 - 1.03) / (0.0721 - 0.07) = 3,795 MiB
-    assert "from about 3,795 MiB on" in findings[-1]
+    # 9 + 0.07 x <= 1.15 (1 + 0.07 x)  =>  x >= (9 - 1.15) / (0.0805 - 0.07) = 748 MiB
+    assert "from about 748 MiB on" in findings[-1]
+
+
+def racer(label, seconds, commands=()):
+    racer = Contender(label)
+    racer.seconds = list(seconds)
+    racer.commands = [CommandCount(queries=q, changes=c, monitoring=5) for q, c in commands]
+    return racer
+
+
+def test_target_rows_judge_each_target_from_pair_ratios_and_medians():
+    seed = racer("seed", [10.0, 10.0, 10.0])
+    now = racer("now", [11.0, 12.0, 11.5], [(5, 9), (5, 10), (5, 9)])
+    before = racer("before", [20.0, 21.0, 19.0], [(9, 16)] * 3)
+    remote_seed = racer("seed", [3.0, 3.0, 3.0])
+    remotes = [Remote("now", seconds=[6.0, 9.0, 7.0], commands=[14, 14, 14])]
+    rows = target_rows((seed, now, before), (remote_seed, remotes), digest_share=0.2, digest_share_before=0.5)
+    assert [(row[2], row[3]) for row in rows] == [
+        ("1.150x (1.100-1.200)", True),       # median ratio 1.15: met at the limit
+        ("2.333x (2.000-3.000)", True),
+        ("20%", True),
+        ("14", True),
+    ]
+    assert [row[1] for row in rows] == ["2.000x (1.900-2.100)", REMOTE_BEFORE, "50%", "25"]
+
+
+def test_target_rows_with_targets_missed_say_so():
+    seed = racer("seed", [10.0])
+    now = racer("now", [12.0], [(8, 16)])
+    remote_seed = racer("seed", [3.0])
+    remotes = [Remote("now", seconds=[9.0], commands=[24]), Remote("before", seconds=[15.0], commands=[35])]
+    rows = target_rows((seed, now, None), (remote_seed, remotes), digest_share=0.3, digest_share_before=None)
+    assert [row[3] for row in rows] == [False, False, False, False]
+    assert rows[1][1] == "5.000x"  # the baseline raced in the same run, not the figure from before
+    assert targets_table(rows).rows[0][-1] == "**no**"
+
+
+def test_hashes_table_gives_each_tool_against_sha256sum_per_place_and_job():
+    times = {(job, tool): [base * factor] * 2 for job, base in (("many", 4.0), ("one", 2.0))
+             for tool, factor in zip(TOOLS, (1.0, 0.5, 0.25, 2.0), strict=True)}
+    table = hashes_table([("lab", times)], "256 MiB", "64 MiB", runs=2)
+    assert len(table.rows) == 2 * len(TOOLS)
+    assert table.rows[1][2:] == ["b2sum", "2.00 s (2.00-2.00)", "0.500x (0.500-0.500)"]
+    assert fastest(times, "many") == "openssl sha256"
+
+
+def test_hash_tool_argvs_pass_names_as_parameters():
+    assert many_files_argv("b2sum", "/srv/x y")[4:] == ["/srv/x y", "", "b2sum", "-z"]
+    assert one_file_argv("openssl sha256", "/b/a.fsa")[5:] == ["/b/a.fsa", "openssl", "dgst", "-sha256", "-r"]
