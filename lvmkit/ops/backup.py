@@ -122,7 +122,7 @@ def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=d
         request=request, run_id=run_id, host=host.name, origin=origin, filesystem=filesystem,
         engine=engine, engine_options=engine_options, snapshot=snapshot, paths=paths,
         mountpoint=f"{RUN_ROOT}/{run_id}/{vg}-{lv}", expected_bytes=expected, preflight=checks,
-        origin_mounts=origin_mounts,
+        origin_mounts=origin_mounts, engine_version=found.engine_version,
         guard=SnapshotGuard(host, snapshot, origin,
                             replace(request.guard, keep_snapshot_on_failure=request.keep_snapshot_on_failure),
                             vg_free_extents, log),
@@ -265,8 +265,9 @@ def _digest(host: Host, run: BackupRun) -> None:
 @_blaming_the_snapshot
 def _read(host: Host, run: BackupRun) -> None:
     engine = run.engine
-    run.engine_version = engine.parse_version(
-        _combined(host.run(engine.version_argv(run.filesystem.type), check=False)))
+    if not run.engine_version:  # the preflight's batch asked it already
+        run.engine_version = engine.parse_version(
+            _combined(host.run(engine.version_argv(run.filesystem.type), check=False)))
     argv = engine.backup_argv(run.source, run.archive, run.filesystem.type, run.engine_options)
     progress = Progress(f"{engine.name}", run.expected_bytes)
     guard = run.guard

@@ -68,6 +68,7 @@ class Findings:
     vg_free_extents: int
     origin_mounts: list[str]
     expected_bytes: int | None
+    engine_version: str
 
 
 def probe_queries(vg: str, lv: str, engine: Engine, tools: list[str], paths: ArchiveSetPaths | None) -> list[Query]:
@@ -85,9 +86,20 @@ def probe_queries(vg: str, lv: str, engine: Engine, tools: list[str], paths: Arc
         # a mounted device's filesystem; "target" tells it is the origin's (not /dev's)
         Query("used", ["df", "--block-size=1", "--output=used,target", device]),
     ]
+    # the engine's version, for the manifest: asked now rather than as a command of its own
+    queries += [Query(f"version{index}", argv) for index, argv in enumerate(_version_argvs(engine))]
     if paths is not None:
         queries.append(Query("dest", destination_probe_argv(paths)))
     return queries
+
+
+def _version_argvs(engine: Engine) -> list[list[str]]:
+    """The engine's version commands, one per filesystem it handles, each once."""
+    argvs: list[list[str]] = []
+    for fstype in engine.filesystems:
+        if engine.version_argv(fstype) not in argvs:
+            argvs.append(engine.version_argv(fstype))
+    return argvs
 
 
 def all_tools(engine: Engine) -> list[str]:
@@ -151,7 +163,9 @@ def run_preflight(host: Host, request, engine: Engine, vg: str, lv: str, paths: 
     if not in_group:
         check_destination(host, checks, paths, engine, expected, answers["dest"])
     checks.raise_if_failed()
-    return Findings(checks, origin, filesystem, holder, snapshot, vg_free_extents, origin_mounts, expected)
+    version = answers[f"version{_version_argvs(engine).index(engine.version_argv(fstype))}"]
+    return Findings(checks, origin, filesystem, holder, snapshot, vg_free_extents, origin_mounts, expected,
+                    engine.parse_version(version.stdout + version.stderr))
 
 
 def _volumes(host: Host, vg: str, answers: dict[str, CommandResult],

@@ -58,7 +58,7 @@ def test_batch_argv_with_a_bad_part_refuses_it(name, argv):
 
 def test_parse_batch_with_recorded_probe_gives_each_part_its_code_and_outputs():
     answers = parse_batch(recorded("ext4vol"), queries("ext4vol"))
-    assert list(answers) == ["uid", "lvs", "vgs", "lock", "blkid", "tools", "mounts", "used", "dest"]
+    assert list(answers) == ["uid", "lvs", "vgs", "lock", "blkid", "tools", "mounts", "used", "version0", "dest"]
     assert (answers["uid"].returncode, answers["uid"].stdout) == (0, "0\n")
     assert answers["lock"].returncode == 1 and "No such file or directory" in answers["lock"].stderr
     assert answers["lock"].stdout == ""
@@ -101,6 +101,7 @@ def test_run_preflight_with_recorded_ext4_volume_passes_every_check_in_one_comma
     assert found.origin_mounts == ["/srv/lvmkit-lab/ext4vol"]
     assert found.expected_bytes == 28461056
     assert found.snapshot.extents == 13  # 20% of 256 MiB in 4 MiB extents, rounded up
+    assert found.engine_version == "fsarchiver 0.8.7 (2023-03-19)"  # fsarchiver -V writes it on stderr
 
 
 def test_run_preflight_with_recorded_thin_volume_judges_its_pool(scripted_host):
@@ -143,7 +144,7 @@ def test_run_preflight_with_a_snapshot_too_large_gives_the_numbers(scripted_host
 
 
 def test_probe_queries_of_a_group_member_leave_the_destination_to_the_group():
-    assert [q.name for q in queries("ext4vol", in_group=True)][-1] == "used"
+    assert [q.name for q in queries("ext4vol", in_group=True)][-1] == "version0"
 
 
 # --- counting the commands -----------------------------------------------------------------
