@@ -37,7 +37,7 @@ def test_digest_of_a_cp_a_copy_is_equal_and_each_change_shows_as_its_path_and_fi
     comparison = compare(expected, compute_digest(lvm_host, copy))
     assert (comparison.missing, comparison.extra) == ((), ())
     assert {(c.path, c.fields) for c in comparison.changed} == {
-        (content, ("sha256",)), (mode, ("mode",)), (owner, ("uid",)),
+        (content, ("hash",)), (mode, ("mode",)), (owner, ("uid",)),
     }, comparison.summary()
     assert "3 changed" in comparison.summary()
 
