@@ -9,7 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "making-consistent-backups-with-lvm.md"
+SEED_DOCUMENT = Path("shared") / "seed" / "making-consistent-backups-with-lvm.md"
+# Beside the clone: ../shared for a clone, ../../shared for a worktree under wt/.
+SEED = next((parent / SEED_DOCUMENT for parent in Path(__file__).resolve().parents[2:4]
+             if (parent / SEED_DOCUMENT).exists()), Path(__file__).resolve().parents[2] / SEED_DOCUMENT)
 
 
 def seed_script(**variables: str) -> str:
