@@ -44,12 +44,13 @@ COMMAND = "benchmarks/run"
 @dataclass(frozen=True)
 class Settings:
     sizes_mib: tuple[int, ...]  # table 6; the largest is table 1's
-    pairs: int  # table 1's rounds, and table 0b's
+    pairs: int  # table 1's rounds
     small_mib: tuple[int, int]  # table 0b: a volume of this size holding this much data
-    runs: int  # every other table's runs
+    runs: int  # every other table's runs, table 0b's rounds
     engine_mib: int  # table 2's data, each shape
     data_volume_mib: int
     dest_volume_mib: int
+    targets_only: bool = False  # tables 0 to 1d only, the largest size only; 2 to 6 kept from the last full run
 
     @property
     def needed_mib(self) -> int:
@@ -59,6 +60,8 @@ class Settings:
 
 FULL = Settings(sizes_mib=(64, 128, 256), pairs=5, small_mib=(256, 28), runs=3, engine_mib=128, data_volume_mib=384,
                 dest_volume_mib=448)
+TARGETS = Settings(sizes_mib=(256,), pairs=5, small_mib=(256, 28), runs=3, engine_mib=128, data_volume_mib=384,
+                   dest_volume_mib=448, targets_only=True)
 QUICK = Settings(sizes_mib=(8, 16, 32), pairs=2, small_mib=(64, 8), runs=2, engine_mib=16, data_volume_mib=64,
                  dest_volume_mib=128)
 
@@ -72,9 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", metavar="REV", help="also run table 1 with lvmkit at this git revision (before/after)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and 2 runs: checks the benchmark itself, figures mean little")
+    parser.add_argument("--targets", action="store_true",
+                        help="only the tables of this round's targets (0 to 1d, ~25 min in a loaded lab); the "
+                             "tables 2 to 6 of the output file are kept, marked as from its last full run")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "performance.md")
     args = parser.parse_args(argv)
-    settings = QUICK if args.quick else FULL
+    settings = QUICK if args.quick else TARGETS if args.targets else FULL
+    kept = _kept_sections(args.output) if settings.targets_only else ""
 
     journal = Journal()
     local = Host(journal=journal)
@@ -96,8 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         bench.clean_up()
         if baseline:
             shutil.rmtree(baseline, ignore_errors=True)
-    command = COMMAND + (f" --baseline {args.baseline}" if args.baseline else "") + (" --quick" if args.quick else "")
-    args.output.write_text(render(intro=INTRO, machine=machine, command=command, tables=tables, epilogue=EPILOGUE))
+    command = (COMMAND + (f" --baseline {args.baseline}" if args.baseline else "") + (" --quick" if args.quick else "")
+               + (" --targets" if args.targets else ""))
+    args.output.write_text(render(intro=INTRO, machine=machine, command=command, tables=tables,
+                                  epilogue=kept + EPILOGUE))
     log(f"wrote {args.output}")
     return 0
 
@@ -114,7 +123,7 @@ def _measure(bench: Workbench, local: Host, settings: Settings, baseline_rev: st
         race = Race(bench, data, dest, settings.data_volume_mib)
         seed, current = Contender("seed script"), Contender("lvmkit (this version)", REPO)
         contenders = [seed, current]
-        if mib == largest and baseline:
+        if mib == largest and baseline and not settings.targets_only:  # targets: the baseline races in 0b
             contenders.append(Contender(f"lvmkit before (`{baseline_rev}`)", baseline))
         rounds = settings.pairs if mib == largest else settings.runs
         log(f"table 1/6: {rounds} rounds of {', '.join(c.label for c in contenders)} at {mib} MiB")
@@ -131,11 +140,12 @@ def _measure(bench: Workbench, local: Host, settings: Settings, baseline_rev: st
             lab_hashes = measure(lambda argv: bench.timed(argv).seconds, data.mountpoint, f"{dest}/large.bin",
                                  settings.runs)
             bench.run(["rm", "-f", "--", f"{dest}/large.bin"])
-        if mib == smallest:
+        if mib == smallest and not settings.targets_only:
             log(f"table 5: runbook against CLI at {mib} MiB")
             tables[5] = runbook_table(bench, local, data, f"{mib} MiB in {files:,} small files", dest,
                                       settings.runs, on_target=current.sample.median)
-    tables[6] = sizes_table(sorted(points, key=lambda point: point[0]))
+    if not settings.targets_only:
+        tables[6] = sizes_table(sorted(points, key=lambda point: point[0]))
     log(f"table 1c: the same work natively on this machine, {largest} MiB")
     tables["1c"], (native_digest_share, share_before), native_hashes = native_table(
         local, largest, settings.runs, median_parts(points[0][3]))
@@ -151,11 +161,13 @@ def _measure(bench: Workbench, local: Host, settings: Settings, baseline_rev: st
     remotes = [Remote("`lvmkit --host lab backup` (this version)")]
     if baseline:
         remotes.append(Remote(f"`lvmkit --host lab backup` before (`{baseline_rev}`)", baseline))
-    remote_seed = remote_race(bench, local, small, dest, small_mib, remotes, settings.pairs)
+    remote_seed = remote_race(bench, local, small, dest, small_mib, remotes, settings.runs)
     bench.remove_volume(small)
     tables["0b"] = remote_table(remote_seed, remotes, f"{small_mib} MiB holding {small_data} MiB in "
                                                       f"{small_files:,} small files")
     tables[0] = targets_table(target_rows(race_of_1, (remote_seed, remotes), native_digest_share, share_before))
+    if settings.targets_only:
+        return [tables[key] for key in (0, "0b", 1, "1b", "1c", "1d")]
 
     target = bench.make_volume("restore", settings.data_volume_mib)
     shapes = []
@@ -169,6 +181,18 @@ def _measure(bench: Workbench, local: Host, settings: Settings, baseline_rev: st
     log("table 4: copy-on-write")
     tables[4] = cow_table(bench, POOL, settings.runs)
     return [tables[key] for key in (0, "0b", 1, "1b", "1c", "1d", 2, 3, 4, 5, 6)]
+
+
+def _kept_sections(output: Path) -> str:
+    """Tables 2 to 6 of the last full run's page, marked as such (a --targets run measures 0 to 1d)."""
+    text = output.read_text() if output.exists() else ""
+    start, end = text.find("\n## 2. "), text.find("\n## Method")
+    if start < 0 or end < start:
+        raise BenchmarkError(f"--targets keeps tables 2 to 6 of {output}, which has none: run the full benchmark")
+    machine = text[text.find("## The machine of this run"):text.find("\n## ", text.find("## The machine of this run") + 3)]
+    return ("## Tables 2 to 6: from the last full run, not this one\n\n"
+            "Measured by the full benchmark before this round's changes, on this machine:\n\n"
+            + machine.split("\n", 1)[1].strip() + "\n" + text[start:end] + "\n")
 
 
 def _baseline_tree(rev: str, share: Path) -> Path:

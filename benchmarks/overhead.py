@@ -140,8 +140,6 @@ def overhead_findings(points, native_digest_share: float) -> list[str]:
     mib, files, seed, current = max(points, key=lambda point: point[0])
     overhead = current.sample.median / seed.sample.median
     parts = median_parts(current)
-    lines = size_lines(points)
-    script, lvmkit = lines["seed script"], lines["lvmkit"]
     findings = [
         f"At {mib} MiB lvmkit took {current.sample.median - seed.sample.median:+.2f} s over the script "
         f"({(overhead - 1) * 100:+.1f}%): the target of {(TARGET - 1) * 100:.0f}% is "
@@ -153,6 +151,12 @@ def overhead_findings(points, native_digest_share: float) -> list[str]:
         f"The rest is work the script does not do: checksums {parts['checksums']:.2f} s (sha256 of archive and "
         f"digest; the script's md5sum is in its own time), preflight {parts['preflight']:.2f} s, mounting, "
         f"writing and publishing {parts['other commands']:.2f} s, and lvmkit itself {parts['lvmkit itself']:.2f} s.",
+    ]
+    if len(points) < 2:  # one size (--targets): no line to fit
+        return findings
+    lines = size_lines(points)
+    script, lvmkit = lines["seed script"], lines["lvmkit"]
+    findings += [
         f"Table 6 splits the difference: lvmkit costs {lvmkit.intercept:.1f} s fixed against the script's "
         f"{script.intercept:.1f} s, and {lvmkit.slope * 100:.2f} s per 100 MiB against {script.slope * 100:.2f} s "
         f"({(lvmkit.slope / script.slope - 1) * 100:+.0f}%).",
