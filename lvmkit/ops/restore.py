@@ -167,9 +167,9 @@ def plan(run: RestoreRun) -> Plan:
     return Plan(f"restore {run.request.archive} onto {run.vg}/{run.lv}", steps, facts={"run_id": run.run_id})
 
 
-def restore(host: Host, request: RestoreRequest, *, log=None) -> RestoreRun:
+def restore(host: Host, request: RestoreRequest, *, log=None, run_id: str | None = None) -> RestoreRun:
     log = log or default_log
-    run = prepare(host, request)
+    run = prepare(host, request, run_id)
     the_plan = plan(run)
     log(f"preflight on {host.name}:\n{run.preflight.render()}")
     execute_run(host, run, the_plan, log)

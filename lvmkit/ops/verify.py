@@ -16,6 +16,7 @@ from lvmkit.archive.engines import get_engine
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
 from lvmkit.core.preflight import Check, Preflight
+from lvmkit.core.runs import new_run_id
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
 from lvmkit.ops.restore import GROUP_KIND, RestoreRequest, check_archive
 from lvmkit.ops.restore import restore as restore_archive
@@ -40,7 +41,7 @@ class VerifyResult:
 
 
 def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str | None = None,
-           log=None) -> VerifyResult:
+           log=None, run_id: str | None = None) -> VerifyResult:
     checks = Preflight()
     manifest = check_archive(host, archive_set, checks)
     if manifest is not None and manifest.get("kind") == GROUP_KIND:
@@ -49,7 +50,7 @@ def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str 
         _engine_test(host, archive_set, manifest, checks)
         _digest_matches_manifest(host, archive_set, manifest, checks)
         if deep and checks.passed:
-            _deep(host, archive_set, manifest, scratch_vg, checks, log)
+            _deep(host, archive_set, manifest, scratch_vg, checks, log, run_id or new_run_id())
     result = VerifyResult(archive_set, checks, deep, utc_now().isoformat())
     if manifest is not None:
         write_file(host, f"{archive_set.rstrip('/')}/{VERIFICATION}", json.dumps(result.as_dict(), indent=2) + "\n")
@@ -87,11 +88,13 @@ def _digest_matches_manifest(host: Host, archive_set: str, manifest: dict, check
                      f"digest.json hashes to {digest.sha256}, the manifest recorded {recorded}"))
 
 
-def _deep(host: Host, archive_set: str, manifest: dict, scratch_vg: str | None, checks: Preflight, log) -> None:
+def _deep(host: Host, archive_set: str, manifest: dict, scratch_vg: str | None, checks: Preflight, log,
+          run_id: str) -> None:
     vg = scratch_vg or manifest["origin"]["vg"]
-    name = f"lvmkit-verify-{utc_now().strftime('%Y%m%dT%H%M%S')}"
+    name = f"lvmkit-verify-{run_id}"  # the run's id: a replayed or approved run names it alike
     try:
-        run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True), log=log)
+        run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True), log=log,
+                              run_id=run_id)
         checks.add(Check("deep: restored content equals the archived digest", run.comparison.equal,
                          run.comparison.summary()))
     except LvmkitError as error:
