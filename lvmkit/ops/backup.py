@@ -29,14 +29,15 @@ from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import DEBIAN_PACKAGE, Host, utc_now
-from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
+from lvmkit.core.plan import Conditional, Plan, Slot, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.progress import Progress
 from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id, private, root_check
 from lvmkit.core.sizes import human, parse_size
 from lvmkit.lvm.filesystem import FilesystemInfo, mount_sources, probe, snapshot_mount_options, usage
 from lvmkit.lvm.guard import GuardSettings, SnapshotGuard
-from lvmkit.lvm.lock import held, lock_path, read_lock
+from lvmkit.lvm.lock import lock_path, read_lock
+from lvmkit.lvm.lock_steps import lock_steps
 from lvmkit.lvm.reports import LogicalVolume, get_lv, list_lvs, list_vgs, parse_lv_spec
 from lvmkit.lvm.snapshot import LVMKIT_TAG, SnapshotSpec, remove_if_ours, run_tag
 from lvmkit.lvm.watch import dm_name, read_argv, thin_pool_device
@@ -203,6 +204,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
             [read_argv(snapshot_device(run))],
             run=lambda host: run.guard.start(),
             undo=lambda host: run.guard.stop(),
+            conditional=run.guard.conditional_commands(),
         ),
     ]
     steps = [
@@ -226,8 +228,10 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
     ]
     read = Step(
         f"read the snapshot with {engine.name} into {run.archive}",
-        [engine.backup_argv(run.source, run.archive, fstype, run.engine_options)],
+        [private(engine.backup_argv(run.source, run.archive, fstype, run.engine_options))],
         run=lambda host: _read(host, run),
+        conditional=[Conditional("the step fails or is interrupted while the engine runs",
+                                 ["kill", "-TERM", "--", Slot("-the engine's process group")])],
     )
     steps += [unmount, read] if unmounts_before_reading(engine) else [read, unmount]
     steps += [
@@ -249,6 +253,9 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
              run=lambda host: (_remove_snapshot(host, run),
                                host.run(["rmdir", mp, run.run_dir], changes=True, check=False))),
     ]
+    if not in_group:  # a group takes every member's lock itself, before its freeze
+        take, give_back = lock_steps(snapshot.vg, snapshot.origin, run.run_id, "backup")
+        steps = [take, *steps, give_back]
     return Plan(f"back up {run.request.origin} with {engine.name} to {paths.final}", steps,
                 facts={"run_id": run.run_id, "preflight": run.preflight.as_list()})
 
@@ -269,10 +276,10 @@ def backup(host: Host, request: BackupRequest, *, log=None) -> BackupRun:
 
 
 def execute_run(host: Host, run: BackupRun, the_plan: Plan, log=default_log) -> list[StepRecord]:
-    """Execute the plan under the origin's lock; on failure the completed steps are undone."""
-    with held(host, run.origin.vg_name, run.origin.name, run.run_id, "backup"):
-        run.started = utc_now().isoformat()
-        return execute(the_plan, host, log=log)
+    """Execute the plan (its first step takes the origin's lock); on failure the completed
+    steps are undone."""
+    run.started = utc_now().isoformat()
+    return execute(the_plan, host, log=log)
 
 
 # --- the steps' work ---------------------------------------------------------------------

@@ -21,7 +21,7 @@ from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import RUN_ROOT, new_run_id, root_check
 from lvmkit.core.sizes import human
 from lvmkit.lvm.filesystem import mkfs_argv, mount_sources, restore_mount_options
-from lvmkit.lvm.lock import held
+from lvmkit.lvm.lock_steps import lock_steps
 from lvmkit.lvm.reports import get_lv, list_vgs, parse_lv_spec
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours, run_tag
 
@@ -164,7 +164,9 @@ def plan(run: RestoreRun) -> Plan:
              run=lambda host: _prove(host, run)),
         Step(f"unmount {mp}", [["umount", mp], ["rmdir", mp, run.run_dir]]),
     ]
-    return Plan(f"restore {run.request.archive} onto {run.vg}/{run.lv}", steps, facts={"run_id": run.run_id})
+    take, give_back = lock_steps(run.vg, run.lv, run.run_id, "verify" if run.request.scratch else "restore")
+    return Plan(f"restore {run.request.archive} onto {run.vg}/{run.lv}", [take, *steps, give_back],
+                facts={"run_id": run.run_id})
 
 
 def restore(host: Host, request: RestoreRequest, *, log=None, run_id: str | None = None) -> RestoreRun:
@@ -177,10 +179,9 @@ def restore(host: Host, request: RestoreRequest, *, log=None, run_id: str | None
 
 
 def execute_run(host: Host, run: RestoreRun, the_plan: Plan, log=default_log) -> list[StepRecord]:
-    """Execute the plan under the target's lock; its duration is the recovery time."""
+    """Execute the plan (its first step takes the target's lock); its duration is the recovery time."""
     began = time.monotonic()
-    with held(host, run.vg, run.lv, run.run_id, "verify" if run.request.scratch else "restore"):
-        records = execute(the_plan, host, log=log)
+    records = execute(the_plan, host, log=log)
     run.duration_s = round(time.monotonic() - began, 3)
     run.result = {
         "archive": run.request.archive, "target": f"{run.vg}/{run.lv}", "created": run.create,
