@@ -25,12 +25,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Protocol
 
-from lvmkit.core.errors import LvmkitError
 
+class UndeclaredCommand(Exception):
+    """A step ran a state-changing command its plan does not show.
 
-class UndeclaredCommand(LvmkitError):
-    """A step ran a state-changing command its plan does not show."""
-
+    A bug in lvmkit, not a condition of the machine: not an LvmkitError, so that no handler
+    of those (a step that blames an overflow for its failure, the CLI's one-line errors)
+    takes it for something else.
+    """
 
 class Declares(Protocol):
     title: str

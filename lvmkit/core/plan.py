@@ -19,9 +19,10 @@ import hashlib
 import json
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from shlex import join
-from typing import Callable
+from typing import Callable, Iterator
 
 from lvmkit.core import declared, signals
 from lvmkit.core.host import Host
@@ -137,6 +138,14 @@ def default_log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+@contextmanager
+def acting(step: Step, log=default_log) -> Iterator[None]:
+    """Run the block as `step` outside a plan (one removal of a cleanup, a verification's
+    record): its state-changing commands are checked against the step's declaration."""
+    with declared.acting_for(declared.Acting(step, log=log)):
+        yield
+
+
 def execute(plan: Plan, host: Host, *, log=None) -> list[StepRecord]:
     """Run every step; on failure undo completed steps in reverse and re-raise."""
     log = log or default_log
@@ -154,7 +163,7 @@ def execute(plan: Plan, host: Host, *, log=None) -> list[StepRecord]:
             if step.undo_armed_before:
                 completed.append((step, record))
             try:
-                with declared.acting_for(declared.Acting(step, log=log)):
+                with acting(step, log):
                     step.execute(host)
             except BaseException as error:
                 record.outcome, record.error = "failed", str(error) or type(error).__name__

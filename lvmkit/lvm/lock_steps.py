@@ -16,7 +16,8 @@ from lvmkit.lvm.lock import OriginLock, acquire, create_lock_argv, lock_path, re
 def lock_steps(vg: str, lv: str, run_id: str, command: str) -> tuple[Step, Step]:
     """(take, release) for VG/LV's lock held by this run, as `command`."""
     path = lock_path(vg, lv)
-    release_argv = remove_if_same_argv(path, Slot("this run's lock, as written"))
+    # The script's last word is the content; a Slot stays a Slot only if put there as it is.
+    release_argv = [*remove_if_same_argv(path, "")[:-1], Slot("this run's lock, as written")]
     taken: list[OriginLock] = []
 
     def take(host: Host) -> None:

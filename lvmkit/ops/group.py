@@ -253,13 +253,15 @@ def plan(run: GroupRun) -> Plan:
             step.title = f"{member.origin.vg_name}/{member.origin.name}: {step.title}"
             steps.append(step)
     steps += [
-        Step("group checksums and manifest", [["bash", "-c", _GROUP_SUMS, "bash", paths.partial]],
+        Step("group checksums and manifest",
+             [["bash", "-c", _GROUP_SUMS, "bash", paths.partial], write_file_argv(f"{paths.partial}/{MANIFEST}"),
+              write_file_argv(f"{paths.partial}/{SUMS}")],
              run=lambda host: _seal(host, run)),
         Step(f"publish the group's archive set as {paths.final}",
              [["rm", "-f", "--", f"{paths.partial}/{RUN_MARKER}"],
               ["mv", "-T", "--no-clobber", paths.partial, paths.final], ["rmdir", run.run_dir]],
              run=lambda host: _publish(host, run)),
-        *(give_back for _, give_back in locks),
+        *(give_back for _, give_back in reversed(locks)),  # in the reverse order of taking
     ]
     return Plan(f"back up {', '.join(request.members)} as one group with {request.engine} to {paths.final}",
                 steps, facts={"run_id": run.run_id})

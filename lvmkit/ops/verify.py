@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from lvmkit.archive.archive_set import DIGEST, read_file, write_file
+from lvmkit.archive.archive_set import DIGEST, read_file, write_file, write_file_argv
 from lvmkit.archive.digest import ContentDigest
 from lvmkit.archive.engines import get_engine
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.plan import Step, acting, default_log
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import new_run_id
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
@@ -53,7 +54,9 @@ def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str 
             _deep(host, archive_set, manifest, scratch_vg, checks, log, run_id or new_run_id())
     result = VerifyResult(archive_set, checks, deep, utc_now().isoformat())
     if manifest is not None:
-        write_file(host, f"{archive_set.rstrip('/')}/{VERIFICATION}", json.dumps(result.as_dict(), indent=2) + "\n")
+        path = f"{archive_set.rstrip('/')}/{VERIFICATION}"
+        with acting(Step(f"record the verification in {path}", [write_file_argv(path)]), log or default_log):
+            write_file(host, path, json.dumps(result.as_dict(), indent=2) + "\n")
     return result
 
 
@@ -100,4 +103,6 @@ def _deep(host: Host, archive_set: str, manifest: dict, scratch_vg: str | None, 
     except LvmkitError as error:
         checks.fail("deep: restore into a scratch volume", str(error))
     finally:
-        remove_if_ours(host, vg, name, LVMKIT_TAG)
+        with acting(Step(f"remove the scratch volume {vg}/{name}", [["lvremove", "--yes", f"{vg}/{name}"]]),
+                    log or default_log):
+            remove_if_ours(host, vg, name, LVMKIT_TAG)
