@@ -36,6 +36,9 @@ class Slot(str):
     def __new__(cls, what: str) -> Slot:
         return super().__new__(cls, f"<{what}>")
 
+    def __reduce__(self):  # copies and pickles rebuild it from its description, not "<...>" again
+        return (Slot, (self[1:-1],))
+
 
 @dataclass(frozen=True)
 class Conditional:

@@ -281,23 +281,22 @@ def _remove_scratch(host: Host, run: RestoreRun) -> None:
 
 def prepare_group(host: Host, members: str, dest: str, engine: str = "fsarchiver", pre_snapshot: str = "",
                   post_snapshot: str = "", hook_timeout_s: float = 60.0, freeze_timeout_s: float = 30.0,
-                  run_id: str = "") -> GroupRun:
+                  run_id: str = "", *, name: str = "", display: bool = True) -> GroupRun:
     """Run the group's preflight (read-only): every member's checks, the room the snapshots share,
-    the freeze on this LVM and kernel, the hooks, the destination; show it, raise if one fails."""
-    if run_id:
-        # group.prepare makes a run id of its own: an approved one could not be kept.
-        raise UsageError("a group backup cannot run with an approved plan's run id (it has no plan to approve)")
+    the freeze on this LVM and kernel, the hooks, the destination; show it, raise if one fails.
+    With an approved plan's run id, the snapshots and the set get the names that plan shows."""
     if freeze_timeout_s <= 0:
         raise UsageError(f"freeze_timeout_s must be positive, not {freeze_timeout_s:g}")
     request = GroupRequest(
         members=group_module.parse_members(members), dest=dest, engine=engine,
         pre_snapshot=Hook.parse("pre-snapshot", pre_snapshot or None, hook_timeout_s),
         post_snapshot=Hook.parse("post-snapshot", post_snapshot or None, hook_timeout_s),
-        freeze_timeout_s=freeze_timeout_s,
+        freeze_timeout_s=freeze_timeout_s, name=name or None,
     )
-    with _showing_preflight(display=True):
-        run = group_module.prepare(host, request, log)
-    show(preflight_table(run.preflight.checks, f"preflight on {host.name}: every check passed, nothing changed yet"))
+    with _showing_preflight(display):
+        run = group_module.prepare(host, request, log, run_id=run_id or None)
+    if display:
+        show(preflight_table(run.preflight.checks, f"preflight on {host.name}: every check passed, nothing changed yet"))
     return run
 
 

@@ -111,3 +111,9 @@ def test_guard_extension_that_its_step_does_not_declare_is_refused(scripted_host
 
 def test_guard_without_autoextend_declares_nothing(scripted_host, fixture_text):
     assert guard_on(scripted_host, fixture_text, autoextend=False).conditional_commands() == []
+
+
+def test_slot_survives_a_deep_copy_as_itself():
+    import copy
+    slot = Slot("pid")
+    assert copy.deepcopy(slot) == "<pid>" and isinstance(copy.deepcopy(slot), Slot)

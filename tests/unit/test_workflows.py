@@ -8,11 +8,15 @@ acting plan step does not declare (or that runs outside any step) fails the test
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from lvmkit.core.declared import UndeclaredCommand
 from lvmkit.core.plan import StepRecord
 from lvmkit.ops import backup, cleanup, group, restore, verify
+from lvmkit.runbooks import approval, planning, steps
+from lvmkit.runbooks.catalog import find
 from tests.fixtures.record_workflows import (
     DEST,
     RESTORED,
@@ -115,3 +119,39 @@ def test_cleanup_dry_run_plans_the_same_commands_and_runs_none():
     host.assert_done()  # every read as recorded, and each change of the real run planned
     assert [a.outcome for a in report.actions] == ["planned"] * 5
     assert [argv[0] for argv in host.planned] == ["umount", "lvremove", "rm", "sh"]
+
+
+def group_values() -> dict:
+    return {"members": f"{VG}/pln_a,{VG}/pln_b", "dest": DEST, "name": "pln-group"}
+
+
+def test_group_backup_plan_is_computed_again_alike_for_its_approved_run_id(tmp_path):
+    book = find("group-backup")
+    approved_plan, preflight = planning.compute("group-backup", ReplayHost.of("group"), group_values(), RUN_IDS["group"])
+    assert preflight.passed
+    kept = approval.new_record(book.name, book.sha256, "replay", group_values(), RUN_IDS["group"], approved_plan,
+                               preflight.as_list())
+    path = approval.save(tmp_path, kept)
+    again, _ = planning.compute("group-backup", ReplayHost.of("group"), group_values(), RUN_IDS["group"])
+    approval.require_same(approval.load(path), plan=again, runbook=book.name, runbook_sha256=book.sha256,
+                          parameters=group_values())
+    steps.check_approval(again, str(path))  # the notebook's plan cell
+    assert any(s.title.startswith("freeze") for s in again.steps)
+
+
+def test_group_backup_plan_with_another_run_id_is_refused():
+    approved_plan, preflight = planning.compute("group-backup", ReplayHost.of("group"), group_values(), RUN_IDS["group"])
+    kept = approval.new_record("group-backup", "x", "replay", group_values(), RUN_IDS["group"], approved_plan,
+                               preflight.as_list())
+    other_run = "20261130T020000Z-othr"
+    other = group.plan(group.prepare(ReplayHost.of("group", lenient=True), group_request(), quiet, run_id=other_run))
+    with pytest.raises(approval.PlanNotApproved, match="pln_a-lvmkit-othr"):
+        approval.require_same(kept, plan=other)
+
+
+def test_plan_with_conditional_commands_survives_its_record():
+    host = ReplayHost.of("backup")
+    request = dataclasses.replace(backup_request(), guard=dataclasses.replace(backup_request().guard, autoextend=True))
+    the_plan = backup.plan(backup.prepare(host, request, RUN_IDS["backup"], log=quiet))
+    assert "when the snapshot is 60% used or more" in the_plan.render()
+    assert approval.plan_sha256(the_plan.as_dict()) == the_plan.sha256
