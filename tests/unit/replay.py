@@ -7,13 +7,12 @@ lvmkit's own Host, it checks every state-changing command against the plan step 
 now (lvmkit.core.declared), and refuses one outside any step.
 
 What differs between two runs of one workflow is only the lock's content (the controller's
-name, its pid, the time): it is compared without them.
+name and identity, its pid, the time): only the run id, origin and command are compared.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 
 import pytest
@@ -24,12 +23,23 @@ from lvmkit.core.host import CommandResult, Host, stderr_tail
 from tests.unit.conftest import FIXTURES
 
 WORKFLOWS = FIXTURES / "workflows"
-_LOCK_FIELDS = re.compile(r'"(controller|pid|started)": ("[^"]*"|\d+)')
+# What a lock says of the run; the rest names the controller's process and time.
+_LOCK_RUN_FIELDS = ("run_id", "origin", "command")
 ENGINE_PID = 4242  # the pid the replayed engine says it has; kill commands name its group
 
 
 def normalised(argv: list[str]) -> list[str]:
-    return [_LOCK_FIELDS.sub(r'"\1": *', word) for word in argv]
+    return [_lock_run(word) for word in argv]
+
+
+def _lock_run(word: str) -> str:
+    if not word.startswith('{"run_id"'):
+        return word
+    try:
+        lock = json.loads(word)
+    except ValueError:
+        return word
+    return json.dumps({key: lock.get(key) for key in _LOCK_RUN_FIELDS})
 
 
 @dataclass
