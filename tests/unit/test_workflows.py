@@ -155,3 +155,25 @@ def test_plan_with_conditional_commands_survives_its_record():
     the_plan = backup.plan(backup.prepare(host, request, RUN_IDS["backup"], log=quiet))
     assert "when the snapshot is 60% used or more" in the_plan.render()
     assert approval.plan_sha256(the_plan.as_dict()) == the_plan.sha256
+
+
+PREPARES = {
+    "backup": lambda host: backup.prepare(host, backup_request(), RUN_IDS["backup"], log=quiet),
+    "restore": lambda host: restore.prepare(host, restore.RestoreRequest(SET_PATH, to_new=f"{VG}/{RESTORED}"),
+                                            RUN_IDS["restore"]),
+    "group": lambda host: group.prepare(host, group_request(), quiet, run_id=RUN_IDS["group"]),
+}
+PLANS = {"backup": backup.plan, "restore": restore.plan, "group": group.plan}
+
+
+@pytest.mark.parametrize("workflow", sorted(PREPARES))
+def test_prepare_asks_exactly_the_recorded_queries_and_plan_asks_none(workflow):
+    host = ReplayHost.of(workflow)
+    run = PREPARES[workflow](host)
+    assert run.preflight.passed
+    # Everything up to the run's first change was asked, nothing after it: the lock comes next.
+    assert host.recording[0]["changes_state"] and host.recording[0]["argv"][-1].endswith(".lock")
+    left = len(host.recording)
+    the_plan = PLANS[workflow](run)
+    assert len(host.recording) == left
+    assert the_plan.steps[0].title.startswith("take the lock of")
