@@ -17,7 +17,7 @@ def lock_steps(vg: str, lv: str, run_id: str, command: str) -> tuple[Step, Step]
     """(take, release) for VG/LV's lock held by this run, as `command`."""
     path = lock_path(vg, lv)
     # The script's last word is the content; a Slot stays a Slot only if put there as it is.
-    release_argv = [*remove_if_same_argv(path, "")[:-1], Slot("this run's lock, as written")]
+    release_argv = [*remove_if_same_argv(path, "")[:-1], Slot("the content this run wrote to it")]
     taken: list[OriginLock] = []
 
     def take(host: Host) -> None:

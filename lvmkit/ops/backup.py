@@ -235,7 +235,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
         [private(engine.backup_argv(run.source, run.archive, fstype, run.engine_options))],
         run=lambda host: _read(host, run),
         conditional=[Conditional("the step fails or is interrupted while the engine runs",
-                                 ["kill", "-TERM", "--", Slot("-the engine's process group")])],
+                                 ["kill", "-TERM", "--", Slot("-the engine process group")])],
     )
     steps += [unmount, read] if unmounts_before_reading(engine) else [read, unmount]
     steps += [
