@@ -31,6 +31,7 @@ from lvmkit.runbooks.display import Table, show
 from lvmkit.runbooks.drill import (
     DRILL_ROOT,
     DRILL_TAG,
+    FLOOD,
     Drill,
     backup_during_flood,
     flood,
@@ -55,9 +56,9 @@ from lvmkit.runbooks.group_steps import execute_group, freeze_window, group_summ
 from lvmkit.runbooks.proofs import check_nothing_left
 from lvmkit.runbooks.tables import commands, lv_table, named, plan_table, preflight_table, records_table
 
-# Every name a notebook, the planners or the tests call as steps.X.
+# Every name a notebook, the planners or the tests take from steps.
 __all__ = [
-    "DRILL_ROOT", "DRILL_TAG", "Drill", "StepFailed", "backup_during_flood", "backup_summary", "call_with",
+    "DRILL_ROOT", "DRILL_TAG", "FLOOD", "Drill", "StepFailed", "backup_during_flood", "backup_summary", "call_with",
     "check_approval", "check_nothing_left", "commands", "connect", "execute_backup", "execute_group",
     "execute_restore", "flood", "freeze_window", "group_summary", "keep", "log", "lv_table", "lvm_report",
     "make_throwaway_volume", "plan_backup", "plan_group", "plan_restore", "plan_table", "preflight_table",
