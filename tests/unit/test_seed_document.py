@@ -9,7 +9,6 @@ import pytest
 from benchmarks.seed import SeedDocumentMissing, find_seed_document, seed_test_deselection
 
 pytest_plugins = ["pytester"]
-CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
 
 
 @pytest.fixture
@@ -80,10 +79,10 @@ OTHER_TESTS = "def test_other():\n    pass\n"
 
 @pytest.fixture
 def suite(pytester, checkout, monkeypatch):
-    """The repository's tests/conftest.py over a seed test and another, with no document."""
+    """The suite's seed plugin (tests/seed_document.py) over a seed test and another, with no document."""
     monkeypatch.setattr("benchmarks.seed.CHECKOUT", checkout)
     monkeypatch.delenv("LVMKIT_SEED_DOC", raising=False)
-    pytester.makeconftest(CONFTEST.read_text())
+    pytester.makeconftest('pytest_plugins = ["tests.seed_document"]\n')
     pytester.makepyfile(test_seed=SEED_TESTS, test_other=OTHER_TESTS)
     return pytester
 
