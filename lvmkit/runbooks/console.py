@@ -1,9 +1,9 @@
 """What the operator's terminal shows of a runbook run: its steps, progress, warnings.
 
 A runbook's steps are its own outline: the headings of its markdown cells. A code cell
-that follows a heading starts a step, titled by the headings since the step before
-(`Part 1: the backup / Preflight`); a code cell with no heading of its own continues the
-step before. The runbook's title (the level-1 heading) and the parameters cells are not
+that follows a heading starts a step, titled by that heading and the headings above it
+that came since the step before (`Part 1: the backup / Preflight`); a code cell with no
+heading of its own continues the step before. The runbook's title (the level-1 heading) and the parameters cells are not
 steps. Everything else a cell prints (tables, the preflight's checks, the plan) stays in
 the record: the executed notebook and its rendering. With -v, papermill's cell-by-cell log
 is shown too.
@@ -42,17 +42,21 @@ class Outline:
     """Fed the cells in order; says which code cell starts a step, and its title."""
 
     def __init__(self):
-        self._pending: list[str] = []
+        self._pending: list[tuple[int, str]] = []  # (level, text): the headings since the last step
 
     def feed(self, cell) -> str | None:
         kind = cell.get("cell_type")
         if kind == "markdown":
-            self._pending += [NUMBERING.sub("", text) for level, text in headings(source_of(cell)) if level > 1]
+            for level, text in headings(source_of(cell)):
+                # A heading ends the sections of its level and below: what is left are its parents.
+                self._pending = [(lvl, txt) for lvl, txt in self._pending if lvl < level]
+                if level > 1:  # the runbook's own title is not a step
+                    self._pending.append((level, NUMBERING.sub("", text)))
             return None
         tags = set(cell.get("metadata", {}).get("tags", []))
         if kind != "code" or not source_of(cell).strip() or tags & NOT_STEPS or not self._pending:
             return None
-        title, self._pending = " / ".join(self._pending), []
+        title, self._pending = " / ".join(text for _, text in self._pending), []
         return title
 
 

@@ -168,8 +168,10 @@ def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=N
         step = f" in step {console.step}" if console.step else ""
         cell = f" at In [{error['execution_count']}]" if error["execution_count"] else ""
         say(stream, f"runbook {book.name} {outcome}{step}{cell}: {error['ename']}: {error['evalue']}")
+    # The head's hash is for a change ticket: on stdout (JSON), in audit.log, and here with -v.
+    head = f", head {line['hash']}" if verbose else ""
     say(stream, f"runbook {book.name}: {outcome} in {run['duration_s']:.1f} s; record {record} "
-                f"(audit.log line {line['seq']}, head {line['hash']})")
+                f"(audit.log line {line['seq']}{head})")
     return RunResult(record, run, line)
 
 

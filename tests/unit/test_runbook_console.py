@@ -99,3 +99,12 @@ def test_failing_run_names_the_failing_step_and_message_and_the_record(book, tmp
     assert failure.startswith("lvmkit: runbook steps failed in step [3/3] Part 2 / Fail when asked at In [")
     assert failure.endswith("]: AssertionError: asked to fail")
     assert outcome.startswith("lvmkit: runbook steps: failed in ") and str(result.record) in outcome
+
+
+def test_a_heading_ends_the_sections_of_its_level_so_an_introductions_headings_are_no_step():
+    cells = [{"cell_type": "markdown", "source": "# Title\n## Why\n## Running it"},
+             {"cell_type": "markdown", "source": "## Part 1\n### Preflight"},
+             {"cell_type": "code", "source": "a()"},
+             {"cell_type": "markdown", "source": "### The plan"},
+             {"cell_type": "code", "source": "b()"}]
+    assert step_titles(cells) == ["Part 1 / Preflight", "The plan"]
