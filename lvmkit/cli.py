@@ -238,8 +238,9 @@ def cmd_restore(args, journal: Journal) -> int:
     if args.json:
         print(json.dumps(run.result, indent=2))
     else:
-        outcome = "restore proved by content digest" if comparison.equal else "CONTENT DIFFERS"
-        print(f"restored {args.archive} onto {run.vg}/{run.lv} in {run.duration_s:.1f} s\n  {outcome}: {comparison.summary()}")
+        outcome = (f"proved by content digest: {comparison.expected_count} paths equal" if comparison.equal
+                   else f"CONTENT DIFFERS: {comparison.summary()}")
+        print(f"restored {args.archive} onto {run.vg}/{run.lv} in {run.duration_s:.1f} s\n  {outcome}")
     return 0 if comparison.equal else 1
 
 
