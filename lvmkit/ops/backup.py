@@ -29,6 +29,7 @@ from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import DEBIAN_PACKAGE, Host, utc_now
+from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.progress import Progress
@@ -58,6 +59,9 @@ class BackupRequest:
     engine_options: dict[str, str] = field(default_factory=dict)
     keep_snapshot_on_failure: bool = False
     guard: GuardSettings = GuardSettings()  # watching the snapshot: thresholds, autoextend
+
+    def __post_init__(self):
+        target_path(self.dest, "--dest")
 
 
 @dataclass

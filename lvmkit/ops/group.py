@@ -37,6 +37,7 @@ from lvmkit.archive.archive_set import (
 from lvmkit.archive.engines import get_engine
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id
@@ -125,6 +126,9 @@ class GroupRequest:
     post_snapshot: Hook | None = None
     freeze_timeout_s: float = 30.0  # the watchdog resumes every member after this long
     hold_window_s: float = 0.0  # drills and tests: stay frozen this long inside the window
+
+    def __post_init__(self):
+        target_path(self.dest, "--dest")
 
 
 @dataclass
@@ -418,6 +422,7 @@ def _freeze_supported(host: Host) -> Check:
 
 def restore_group(host: Host, archive_set: str, suffix: str, *, log=None) -> list:
     """Restore every member to a new volume VG/LV<suffix> beside its origin, each proved."""
+    target_path(archive_set, "group archive set")
     manifest = read_manifest(host, archive_set)
     if manifest.get("kind") != GROUP_KIND:
         raise UsageError(f"{archive_set} is not a consistency group's archive set: use `lvmkit restore`")

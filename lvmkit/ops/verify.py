@@ -15,6 +15,7 @@ from lvmkit.archive.digest import ContentDigest
 from lvmkit.archive.engines import get_engine
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.paths import target_path
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
 from lvmkit.ops.restore import GROUP_KIND, RestoreRequest, check_archive
@@ -41,6 +42,7 @@ class VerifyResult:
 
 def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str | None = None,
            log=None) -> VerifyResult:
+    target_path(archive_set, "archive set")
     checks = Preflight()
     manifest = check_archive(host, archive_set, checks)
     if manifest is not None and manifest.get("kind") == GROUP_KIND:
