@@ -7,7 +7,9 @@ import contextlib
 import json
 import signal
 import sys
+from dataclasses import replace
 from datetime import datetime
+from pathlib import PurePosixPath
 
 from lvmkit import __version__, lab
 from lvmkit.archive.engines import ENGINES
@@ -263,10 +265,11 @@ def cmd_list(args, journal: Journal) -> int:
     elif not sets:
         print(f"no archive sets in {args.directory}")
     else:
-        shown = sets if is_verbose(args) else sets[:LIST_SHOWN]
+        # Quiet: the newest few, by name (each is DIR/NAME); -v: every one, by its full path.
+        shown = sets if is_verbose(args) else [replace(s, path=PurePosixPath(s.path).name) for s in sets[:LIST_SHOWN]]
         print(listing_module.render(shown))
         if len(shown) < len(sets):
-            print(f"(the newest {len(shown)} of {len(sets)}; lvmkit list -v {args.directory} shows every one)")
+            print(f"(the newest {len(shown)} of {len(sets)}; lvmkit list -v DIR shows every one)")
     return 0
 
 
