@@ -144,7 +144,9 @@ def test_backup_runbook_runs_the_approved_plan_and_records_every_command(lvm_hos
     commands = argvs(backed_up)
     snapshot = next(argv for argv in commands if argv[:2] == ["lvcreate", "--snapshot"])
     assert run_tag(run_id) in snapshot, "the approved run id is the run's"
-    assert backed_up["plan"]["plan"]["steps"][0]["commands"][0] == snapshot, "the approved command ran"
+    # The plan's first step takes the origin's lock; the snapshot is the step after it.
+    create = next(s for s in backed_up["plan"]["plan"]["steps"] if s["title"].startswith("create snapshot"))
+    assert create["commands"][0] == snapshot, "the approved command ran"
     snapshot_name = snapshot[snapshot.index("--name") + 1]
     assert ["lvremove", "--yes", f"{LAB_VG}/{snapshot_name}"] in commands
     assert any("savefs" in argv for argv in commands)
