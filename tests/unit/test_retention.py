@@ -112,3 +112,21 @@ def test_apply_policy_of_no_sets_decides_nothing():
 def test_policy_with_a_count_that_is_not_a_whole_number_is_refused(count):
     with pytest.raises(UsageError, match="keep-daily"):
         Policy(daily=count)
+
+
+def test_apply_policy_gives_the_worked_example_of_docs_retention_md():
+    start = at("2026-09-28T02:00")
+    times = [(start + timedelta(days=n)).isoformat()[:16] for n in range(64)] + ["2026-11-30T14:00"]
+    kept = decide(times, last=2, daily=5, weekly=3, monthly=3)
+    assert kept == {
+        "2026-11-30T14:00": ("last", "daily", "weekly", "monthly"),
+        "2026-11-30T02:00": ("last",),
+        "2026-11-29T02:00": ("daily", "weekly"),
+        "2026-11-28T02:00": ("daily",),
+        "2026-11-27T02:00": ("daily",),
+        "2026-11-26T02:00": ("daily",),
+        "2026-11-22T02:00": ("weekly",),
+        "2026-10-31T02:00": ("monthly",),
+        "2026-09-30T02:00": ("monthly",),
+    }
+    assert len(times) - len(kept) == 56
