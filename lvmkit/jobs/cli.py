@@ -229,6 +229,8 @@ def cmd_prune(args, journal: Journal) -> int:
         origins, prefix = {requests.job_origin(values)}, values.get("name_prefix") or args.job
         given = {**retention_policy(values["retention"]).as_dict(), **given}
         prune_failed = prune_failed or values["retention"].get("prune_failed", False)
+        if host_spec == "local":  # --host not given (or local): the job's own host
+            host_spec = values["host"]
     policy = Policy(**given)
     if policy.empty:
         raise UsageError("prune: give at least one --keep-last/--keep-hourly/--keep-daily/--keep-weekly/"

@@ -113,7 +113,7 @@ def decide(host: Host, directory: str, policy: Policy, *, origins: set[str] | No
         facts = set_facts(listed.manifest) if listed.manifest is not None else None
         hidden = listed.path.rsplit("/", 1)[-1].startswith(".")
         if (facts is None or hidden or (origins is not None and facts.origin not in origins)
-                or (name_prefix and not facts.name.startswith(name_prefix))):
+                or (name_prefix and not facts.name.startswith(f"{name_prefix}-"))):
             ignored.append(listed.path)
             continue
         by_origin.setdefault(facts.origin, []).append((listed, facts))

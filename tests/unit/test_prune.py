@@ -70,7 +70,7 @@ def test_decide_never_touches_other_origins_hidden_sets_or_what_is_not_a_set(scr
 
 def test_decide_with_a_name_prefix_takes_only_that_jobs_sets(scripted_host):
     replay(scripted_host)
-    decision = prune.decide(scripted_host, DIR, Policy(last=1), name_prefix="labvg-thinvol-")
+    decision = prune.decide(scripted_host, DIR, Policy(last=1), name_prefix="labvg-thinvol")
     assert {item.origin for item in decision.items} == {"labvg/thinvol"}
 
 
