@@ -1,6 +1,6 @@
 """Options shared by every test tier."""
 
-pytest_plugins = ["tests.tiers"]
+pytest_plugins = ["tests.tiers", "tests.seed_document"]
 
 
 def pytest_addoption(parser):

@@ -196,7 +196,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
             [snapshot.create_argv()],
             undo_commands=[snapshot.remove_argv()],
             undo=lambda host: _remove_snapshot(host, run),
-            # lvcreate can fail half-way and leave the volume behind (LAB-NOTES): arm first.
+            # lvcreate can fail half-way and leave the volume behind (docs/lab.md): arm first.
             undo_armed_before=True,
             keep_on_failure=run.request.keep_snapshot_on_failure,
         ),

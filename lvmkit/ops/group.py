@@ -3,7 +3,7 @@
 The seed's example, on two volumes: uploads on one, the database that refers to them on
 the other. Snapshots taken one after the other can restore rows whose files are missing.
 
-The mechanism (measured on Debian 12, kernel 6.1, LVM 2.03.16; see LAB-NOTES): suspend
+The mechanism (measured on Debian 12, kernel 6.1, LVM 2.03.16; see docs/lab.md): suspend
 every mounted member's device first (`dmsetup suspend` also freezes its filesystem), then
 `lvcreate -s` each member in turn; each lvcreate resumes its own origin. Every snapshot
 shows the instant at which the last member was suspended. `fsfreeze` followed by lvcreate
