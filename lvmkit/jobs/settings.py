@@ -22,7 +22,7 @@ JOB_DEFAULTS = {
     "metrics_dir": None,
 }
 # Flags of `lvmkit backup` that are modes of one command, not settings of a job.
-NOT_SETTINGS = {"help", "origin", "group", "dry_run", "json", "handler", "config"}
+NOT_SETTINGS = {"help", "origin", "group", "dry_run", "json", "handler", "config", "verbose", "quiet"}
 # Config keys whose flag has another name or shape.
 FLAG_OF_KEY = {"engine_options": "engine_option"}
 
