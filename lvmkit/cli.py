@@ -17,6 +17,7 @@ from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
 from lvmkit.core.sizes import human
+from lvmkit.jobs.cli import add_commands as add_job_commands
 from lvmkit.lab.paths import LabPaths
 from lvmkit.lvm.guard import GuardSettings
 from lvmkit.ops import backup as backup_module
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab_down.set_defaults(handler=cmd_lab_down)
 
     add_runbook_commands(commands)  # runbook list|params|plan|run, audit verify
+    add_job_commands(commands)  # job list|show|check|run|install|uninstall, prune; backup's [defaults]
     return parser
 
 
