@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import signal
 import sys
+from dataclasses import replace
+from datetime import datetime
+from pathlib import PurePosixPath
 
 from lvmkit import __version__, lab
 from lvmkit.archive.engines import ENGINES
@@ -13,6 +17,7 @@ from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
 from lvmkit.core.sizes import human
+from lvmkit.jobs.cli import add_commands as add_job_commands
 from lvmkit.lab.paths import LabPaths
 from lvmkit.lvm.guard import GuardSettings
 from lvmkit.ops import backup as backup_module
@@ -25,6 +30,9 @@ from lvmkit.ops.hooks import Hook
 from lvmkit.ops.status import read_status, render
 from lvmkit.runbooks.cli import add_commands as add_runbook_commands
 from lvmkit.targets import connect, default_journal_path
+from lvmkit.terminal import OperatorLog, Terminal, add_verbose, is_verbose
+
+LIST_SHOWN = 5  # archive sets `lvmkit list` shows, newest first; -v shows every one
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="where to act: local (default), lab, or ssh://[user@]host[:port]")
     parser.add_argument("--journal", default=None,
                         help=f"command journal, JSON lines (default {default_journal_path()})")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="every detail on the terminal: each step, the preflight's every check, "
+                             "a runbook's cell-by-cell log (also after the command: backup -v ...)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     status = commands.add_parser("status", help="volume groups, volumes and snapshots of the host")
@@ -69,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="warn when the snapshot is this full (default 80)")
     backup.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
     backup.add_argument("--json", action="store_true", help="print the manifest (or the plan) as JSON")
+    add_verbose(backup)
     backup.set_defaults(handler=cmd_backup)
 
     verify = commands.add_parser("verify", help="check an archive set; --deep restores it to a scratch volume")
@@ -76,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--deep", action="store_true", help="restore into a scratch volume and compare contents")
     verify.add_argument("--scratch-vg", default=None, help="volume group for the scratch volume (default: the origin's)")
     verify.add_argument("--json", action="store_true")
+    add_verbose(verify)
     verify.set_defaults(handler=cmd_verify)
 
     restore = commands.add_parser("restore", help="restore an archive set onto a volume")
@@ -86,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--confirm", metavar="VG/LV", help="repeat the --to volume's name to confirm")
     restore.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
     restore.add_argument("--json", action="store_true")
+    add_verbose(restore)
     restore.set_defaults(handler=cmd_restore)
 
     restore_group = commands.add_parser("restore-group", help="restore every member of a group's archive set")
@@ -98,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="archive sets in a directory, newest first")
     listing.add_argument("directory", metavar="DIR")
     listing.add_argument("--json", action="store_true")
+    add_verbose(listing)
     listing.set_defaults(handler=cmd_list)
 
     clean = commands.add_parser("cleanup", help="remove what crashed runs left: snapshots, mounts, locks, partial archive sets")
@@ -127,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab_down.set_defaults(handler=cmd_lab_down)
 
     add_runbook_commands(commands)  # runbook list|params|plan|run, audit verify
+    add_job_commands(commands)  # job list|show|check|run|install|uninstall, prune; backup's [defaults]
     return parser
 
 
@@ -155,16 +171,21 @@ def cmd_backup(args, journal: Journal) -> int:
     if args.dry_run:
         run = backup_module.prepare(host, request)
         return show_plan(backup_module.plan(run), run.preflight, args.json)
-    run = backup_module.backup(host, request)
+    log = operator_log(args)
+    run = backup_module.backup(host, request, log=log)
+    log.done()
     if args.json:
         print(json.dumps(run.manifest, indent=2))
-    else:
-        m = run.manifest
-        print(f"backed up {args.origin} to {run.paths.final}\n"
-              f"  engine {m['engine']['name']} {m['engine']['version']}, archive {human(m['bytes_written'])}, "
-              f"{m['digest']['files']} files, snapshot peak {m['snapshot']['peak_percent'] or 0:.1f}%\n"
-              f"  check it anywhere with: cd {run.paths.final} && sha256sum -c SHA256SUMS\n"
-              f"  {run.commands.describe()}")
+        return 0
+    m = run.manifest
+    engine = m["engine"]["version"] if m["engine"]["version"].startswith(m["engine"]["name"]) else \
+        f"{m['engine']['name']} {m['engine']['version']}"
+    print(f"backed up {args.origin} to {run.paths.final} in {seconds_between(m['started'], m['ended']):.1f} s\n"
+          f"  {m['digest']['files']} files, archive {human(m['bytes_written'])} by {engine}, "
+          f"snapshot peak {m['snapshot']['peak_percent'] or 0:.1f}%")
+    if is_verbose(args):
+        print(f"  check it anywhere with: cd {run.paths.final} && sha256sum -c SHA256SUMS")
+    print(f"  {run.commands.describe()}")  # the last line: what the backup cost the target
     return 0
 
 
@@ -179,7 +200,9 @@ def backup_group(args, host: Host, guard: GuardSettings) -> int:
     if args.dry_run:
         run = group_module.prepare(host, request)
         return show_plan(group_module.plan(run), run.preflight, args.json)
-    run = group_module.backup_group(host, request)
+    log = operator_log(args)
+    run = group_module.backup_group(host, request, log=log)
+    log.done()
     if args.json:
         print(json.dumps(run.manifest, indent=2))
     else:
@@ -192,11 +215,17 @@ def backup_group(args, host: Host, guard: GuardSettings) -> int:
 
 
 def cmd_verify(args, journal: Journal) -> int:
-    result = verify_module.verify(connect(args.host, journal), args.archive, deep=args.deep, scratch_vg=args.scratch_vg)
+    log = operator_log(args)
+    result = verify_module.verify(connect(args.host, journal), args.archive, deep=args.deep, scratch_vg=args.scratch_vg,
+                                  log=log)
+    log.done()
+    deep = " (deep)" if args.deep else ""
     if args.json:
         print(json.dumps(result.as_dict(), indent=2))
-    else:
-        print(f"verify {args.archive}{' (deep)' if args.deep else ''}:\n{result.checks.render()}")
+    elif result.passed and not is_verbose(args):
+        print(f"verified {args.archive}{deep}: {len(result.checks.checks)} checks passed")
+    else:  # a failed check is shown with the ones that passed: together they say how far it got
+        print(f"verify {args.archive}{deep}:\n{result.checks.render()}")
         print("verified" if result.passed else "VERIFICATION FAILED")
     return 0 if result.passed else 1
 
@@ -207,13 +236,16 @@ def cmd_restore(args, journal: Journal) -> int:
     if args.dry_run:
         run = restore_module.prepare(host, request)
         return show_plan(restore_module.plan(run), run.preflight, args.json)
-    run = restore_module.restore(host, request)
+    log = operator_log(args)
+    run = restore_module.restore(host, request, log=log)
+    log.done()
     comparison = run.comparison
     if args.json:
         print(json.dumps(run.result, indent=2))
     else:
-        outcome = "content digest equal: restore proved" if comparison.equal else "CONTENT DIFFERS"
-        print(f"restored {args.archive} onto {run.vg}/{run.lv} in {run.duration_s:.1f} s\n  {outcome}: {comparison.summary()}")
+        outcome = (f"proved by content digest: {comparison.expected_count} paths equal" if comparison.equal
+                   else f"CONTENT DIFFERS: {comparison.summary()}")
+        print(f"restored {args.archive} onto {run.vg}/{run.lv} in {run.duration_s:.1f} s\n  {outcome}")
     return 0 if comparison.equal else 1
 
 
@@ -233,8 +265,14 @@ def cmd_list(args, journal: Journal) -> int:
     if args.json:
         print(json.dumps([{"path": s.path, "manifest": s.manifest, "verification": s.verification,
                            "problem": s.problem} for s in sets], indent=2))
+    elif not sets:
+        print(f"no archive sets in {args.directory}")
     else:
-        print(listing_module.render(sets) if sets else f"no archive sets in {args.directory}")
+        # Quiet: the newest few, by name (each is DIR/NAME); -v: every one, by its full path.
+        shown = sets if is_verbose(args) else [replace(s, path=PurePosixPath(s.path).name) for s in sets[:LIST_SHOWN]]
+        print(listing_module.render(shown))
+        if len(shown) < len(sets):
+            print(f"(the newest {len(shown)} of {len(sets)}; lvmkit list -v DIR shows every one)")
     return 0
 
 
@@ -243,6 +281,15 @@ def cmd_cleanup(args, journal: Journal) -> int:
     report = cleanup_module.cleanup(host, dry_run=args.dry_run, destinations=args.dest, only_runs=args.run)
     print(json.dumps(report.as_dict(), indent=2) if args.json else cleanup_module.render(report))
     return 0 if report.clean else 1
+
+
+def operator_log(args) -> OperatorLog:
+    """Where an operation's step lines, warnings and details go (see lvmkit.terminal)."""
+    return OperatorLog(Terminal.of(sys.stderr), is_verbose(args))
+
+
+def seconds_between(start: str, end: str) -> float:
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def parse_engine_options(pairs: list[str]) -> dict[str, str]:
@@ -316,16 +363,20 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     journal = Journal(args.journal or default_journal_path())
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    # Every write to stderr (the progress lines too) passes the Terminal, which keeps its
+    # live line from wrapping and clears it before a permanent line.
+    terminal = Terminal(sys.stderr)
     try:
-        return args.handler(args, journal)
+        with contextlib.redirect_stderr(terminal):
+            return args.handler(args, journal)
     except LvmkitError as error:
-        print(f"lvmkit: {error}", file=sys.stderr)
+        terminal.line(f"lvmkit: {error}")
         return 2 if isinstance(error, UsageError) else 1
     except KeyboardInterrupt:
-        print("lvmkit: interrupted (SIGINT); what was done has been undone", file=sys.stderr)
+        terminal.line("lvmkit: interrupted (SIGINT); what was done has been undone")
         return 130
     except Terminated:
-        print("lvmkit: terminated (SIGTERM); what was done has been undone", file=sys.stderr)
+        terminal.line("lvmkit: terminated (SIGTERM); what was done has been undone")
         return 143
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from lvmkit.core import signals
+from lvmkit.core import declared, signals
 from lvmkit.core.errors import CommandError, HostUnreachable, MissingToolError, UsageError
 from lvmkit.core.journal import Journal, JournalEntry, bounded
 
@@ -88,6 +88,8 @@ class Host:
     ) -> CommandResult:
         """Run argv; `changes` says whether it changes state (a dry run skips those)."""
         argv = _checked_argv(argv)
+        if changes:
+            declared.check(argv)  # refused unless the step running now declared it
         start = utc_now()
         if self.dry_run and changes:
             self._record(argv, changes, True, start, start, None, "", "")
@@ -126,6 +128,8 @@ class Host:
     def start(self, argv: list[str], *, changes: bool = True) -> "RunningCommand":
         """Start a long command (an engine) in the background; see RunningCommand."""
         argv = _checked_argv(argv)
+        if changes:
+            declared.check(argv)
         if self.dry_run and changes:
             raise RuntimeError("a dry run shows the plan; it never starts commands that change state")
         popen = subprocess.Popen(

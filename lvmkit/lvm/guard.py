@@ -12,8 +12,10 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from lvmkit.core import declared
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.plan import Conditional, Slot
 from lvmkit.core.sizes import human, parse_size
 from lvmkit.lvm.reports import LogicalVolume
 from lvmkit.lvm.snapshot import SnapshotSpec
@@ -56,8 +58,22 @@ class SnapshotGuard:
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        # The plan step that started the guard: its lvextend is that step's declared command,
+        # whichever step runs when the usage passes the threshold, and in whichever thread.
+        self._owner: declared.Acting | None = None
+
+    def conditional_commands(self) -> list[Conditional]:
+        """What the guard may run besides its readings, for the step that starts it to declare."""
+        settings = self.settings
+        if self.snapshot.thin or not settings.autoextend:
+            return []
+        return [Conditional(
+            f"the snapshot is {settings.extend_at_percent:g}% used or more (--autoextend): grow it by "
+            f"{settings.autoextend_step}, never beyond {settings.autoextend_max} nor the free extents",
+            ["lvextend", "--extents", Slot("+extents"), f"{self.snapshot.vg}/{self.snapshot.name}"])]
 
     def start(self) -> None:
+        self._owner = declared.owner()
         self._stopped.clear()
         self._thread = threading.Thread(target=self._watch, name="snapshot-guard", daemon=True)
         self._thread.start()
@@ -130,7 +146,8 @@ class SnapshotGuard:
             self._warn_once(f"snapshot {name} is {percent:.1f}% used and cannot grow (ceiling {human(ceiling)}, "
                             f"{self.vg_free_extents} extents free in {snapshot.vg})")
             return
-        grown = self.host.run(["lvextend", "--extents", f"+{extents}", name], changes=True, check=False)
+        with declared.acting_for(self._owner):
+            grown = self.host.run(["lvextend", "--extents", f"+{extents}", name], changes=True, check=False)
         if grown.returncode != 0:
             self._warn_once(f"could not extend snapshot {name}: {grown.stderr.strip()}")
             return

@@ -30,14 +30,15 @@ from lvmkit.archive.engines.base import Engine
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
 from lvmkit.core.journal import CommandCount, count_commands
-from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
+from lvmkit.core.paths import target_path
+from lvmkit.core.plan import Conditional, Plan, Slot, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Preflight
 from lvmkit.core.progress import Progress
 from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id, private
 from lvmkit.core.sizes import parse_size
 from lvmkit.lvm.filesystem import FilesystemInfo, snapshot_mount_options
 from lvmkit.lvm.guard import GuardSettings, SnapshotGuard
-from lvmkit.lvm.lock import held
+from lvmkit.lvm.lock_steps import lock_steps
 from lvmkit.lvm.reports import LogicalVolume, parse_lv_spec
 from lvmkit.lvm.snapshot import SnapshotSpec, remove_if_ours, run_tag
 from lvmkit.lvm.watch import dm_name, read_argv, thin_pool_device
@@ -57,6 +58,9 @@ class BackupRequest:
     engine_options: dict[str, str] = field(default_factory=dict)
     keep_snapshot_on_failure: bool = False
     guard: GuardSettings = GuardSettings()  # watching the snapshot: thresholds, autoextend
+
+    def __post_init__(self):
+        target_path(self.dest, "--dest")
 
 
 @dataclass
@@ -147,7 +151,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
             [snapshot.create_argv()],
             undo_commands=[snapshot.remove_argv()],
             undo=lambda host: _remove_snapshot(host, run),
-            # lvcreate can fail half-way and leave the volume behind (LAB-NOTES): arm first.
+            # lvcreate can fail half-way and leave the volume behind (docs/lab.md): arm first.
             undo_armed_before=True,
             keep_on_failure=run.request.keep_snapshot_on_failure,
         ),
@@ -158,6 +162,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
             [read_argv(snapshot_device(run))],
             run=lambda host: run.guard.start(),
             undo=lambda host: run.guard.stop(),
+            conditional=run.guard.conditional_commands(),
         ),
     ]
     steps = [
@@ -181,8 +186,10 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
     ]
     read = Step(
         f"read the snapshot with {engine.name} into {run.archive}",
-        [engine.backup_argv(run.source, run.archive, fstype, run.engine_options)],
+        [private(engine.backup_argv(run.source, run.archive, fstype, run.engine_options))],
         run=lambda host: _read(host, run),
+        conditional=[Conditional("the step fails or is interrupted while the engine runs",
+                                 ["kill", "-TERM", "--", Slot("-the engine process group")])],
     )
     steps += [unmount, read] if unmounts_before_reading(engine) else [read, unmount]
     steps += [
@@ -204,6 +211,9 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
              run=lambda host: (_remove_snapshot(host, run),
                                host.run(["rmdir", mp, run.run_dir], changes=True, check=False))),
     ]
+    if not in_group:  # a group takes every member's lock itself, before its freeze
+        take, give_back = lock_steps(snapshot.vg, snapshot.origin, run.run_id, "backup")
+        steps = [take, *steps, give_back]
     return Plan(f"back up {run.request.origin} with {engine.name} to {paths.final}", steps,
                 facts={"run_id": run.run_id, "preflight": run.preflight.as_list()})
 
@@ -227,10 +237,10 @@ def backup(host: Host, request: BackupRequest, *, log=None) -> BackupRun:
 
 
 def execute_run(host: Host, run: BackupRun, the_plan: Plan, log=default_log) -> list[StepRecord]:
-    """Execute the plan under the origin's lock; on failure the completed steps are undone."""
-    with held(host, run.origin.vg_name, run.origin.name, run.run_id, "backup"):
-        run.started = utc_now().isoformat()
-        return execute(the_plan, host, log=log)
+    """Execute the plan (its first step takes the origin's lock); on failure the completed
+    steps are undone."""
+    run.started = utc_now().isoformat()
+    return execute(the_plan, host, log=log)
 
 
 # --- the steps' work ---------------------------------------------------------------------

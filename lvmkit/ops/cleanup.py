@@ -27,8 +27,10 @@ from typing import Collection
 
 from lvmkit.core.errors import CommandError, LvmkitError
 from lvmkit.core.host import Host
+from lvmkit.core.paths import target_path
+from lvmkit.core.plan import Step, acting
 from lvmkit.core.runs import RUN_ID, RUN_MARKER, RUN_ROOT
-from lvmkit.lvm.lock import CmdlineOf, LockInfo, list_locks, remove_if_same
+from lvmkit.lvm.lock import CmdlineOf, LockInfo, list_locks, remove_if_same, remove_if_same_argv
 from lvmkit.lvm.reports import list_lvs
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours, run_tag
 
@@ -158,6 +160,8 @@ def find_stale(host: Host, *, destinations: Collection[str] = (), only_runs: Col
     `only_runs` limits everything to those run_ids: for tests that share a host with other
     runs which hold no lock, and for an operator who wants one run's leftovers gone.
     """
+    for dest in destinations:
+        target_path(dest, "--dest")
     state = StaleState(host.name)
     wanted = (lambda run_id: True) if only_runs is None else (lambda run_id: run_id in only_runs)
 
@@ -282,7 +286,8 @@ def cleanup(host: Host, *, dry_run: bool = False, destinations: Collection[str] 
             report.actions.append(Action("unmount", mount.target, mount.run_id, "kept",
                                          "an earlier mount of the run is busy"))
             continue
-        result = host.run(["umount", mount.target], changes=True, check=False)
+        with _removal(f"unmount {mount.target}", ["umount", mount.target]):
+            result = host.run(["umount", mount.target], changes=True, check=False)
         if result.returncode == 0 or "not mounted" in result.stderr:
             report.actions.append(Action("unmount", mount.target, mount.run_id, done, mount.source))
         else:
@@ -300,7 +305,9 @@ def cleanup(host: Host, *, dry_run: bool = False, destinations: Collection[str] 
             continue
         try:
             # Re-reads the volume and refuses it unless it carries the tag.
-            if remove_if_ours(host, volume.vg, volume.name, LVMKIT_TAG):
+            with _removal(f"remove volume {volume.full_name}", ["lvremove", "--yes", volume.full_name]):
+                removed = remove_if_ours(host, volume.vg, volume.name, LVMKIT_TAG)
+            if removed:
                 report.actions.append(Action("remove volume", volume.full_name, volume.run_id, done))
             else:
                 report.actions.append(Action("remove volume", volume.full_name, volume.run_id, "done", "already gone"))
@@ -314,7 +321,9 @@ def cleanup(host: Host, *, dry_run: bool = False, destinations: Collection[str] 
                                          "something of its run is still in use"))
             continue
         # --one-file-system: never descend into anything mounted inside it
-        result = host.run(["rm", "-rf", "--one-file-system", "--", partial.path], changes=True, check=False)
+        argv = ["rm", "-rf", "--one-file-system", "--", partial.path]
+        with _removal(f"remove partial archive set {partial.path}", argv):
+            result = host.run(argv, changes=True, check=False)
         if result.returncode == 0:
             report.actions.append(Action("remove partial archive set", partial.path, partial.run_id, done))
         else:
@@ -331,7 +340,8 @@ def cleanup(host: Host, *, dry_run: bool = False, destinations: Collection[str] 
         else:
             directories.append(directory)
     if directories:
-        result = host.run(rmdir_each_argv(directories), changes=True)
+        with _removal("remove the dead runs' empty directories", rmdir_each_argv(directories)):
+            result = host.run(rmdir_each_argv(directories), changes=True)
         removed = set(result.stdout.splitlines())
         for directory in directories:
             run_id = _run_of_directory(directory)
@@ -346,12 +356,19 @@ def cleanup(host: Host, *, dry_run: bool = False, destinations: Collection[str] 
             report.actions.append(Action("remove lock", lock.path, lock.run_id, "kept",
                                          "kept until everything of its run is gone"))
             continue
-        outcome = remove_if_same(host, lock.path, lock.content)
+        with _removal(f"remove lock {lock.path}", remove_if_same_argv(lock.path, lock.content)):
+            outcome = remove_if_same(host, lock.path, lock.content)
         detail = {"gone": "already gone",
                   "other": "replaced meanwhile by another run's lock, which stays"}.get(
             outcome, f"{lock.command} of {lock.origin}, pid {lock.pid} on {lock.controller}, which is dead")
         report.actions.append(Action("remove lock", lock.path, lock.run_id, done, detail))
     return report
+
+
+def _removal(title: str, argv: list[str]):
+    """One removal, as a step that declares its one command: whatever else the code under it
+    would run that changes state is refused (core.declared), as in a plan's step."""
+    return acting(Step(title, [argv]))
 
 
 # --- showing -----------------------------------------------------------------------------

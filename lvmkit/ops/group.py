@@ -3,7 +3,7 @@
 The seed's example, on two volumes: uploads on one, the database that refers to them on
 the other. Snapshots taken one after the other can restore rows whose files are missing.
 
-The mechanism (measured on Debian 12, kernel 6.1, LVM 2.03.16; see LAB-NOTES): suspend
+The mechanism (measured on Debian 12, kernel 6.1, LVM 2.03.16; see docs/lab.md): suspend
 every mounted member's device first (`dmsetup suspend` also freezes its filesystem), then
 `lvcreate -s` each member in turn; each lvcreate resumes its own origin. Every snapshot
 shows the instant at which the last member was suspended. `fsfreeze` followed by lvcreate
@@ -20,7 +20,6 @@ its freeze command are killed.
 from __future__ import annotations
 
 import re
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 from lvmkit import __version__
@@ -37,12 +36,13 @@ from lvmkit.archive.archive_set import (
 from lvmkit.archive.engines import get_engine
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id
 from lvmkit.core.sizes import human
 from lvmkit.lvm.guard import GuardSettings
-from lvmkit.lvm.lock import held
+from lvmkit.lvm.lock_steps import lock_steps
 from lvmkit.lvm.reports import list_vgs, parse_lv_spec
 from lvmkit.lvm.snapshot import remove_if_ours, run_tag
 from lvmkit.lvm.watch import dm_name, read_argv
@@ -126,6 +126,9 @@ class GroupRequest:
     freeze_timeout_s: float = 30.0  # the watchdog resumes every member after this long
     hold_window_s: float = 0.0  # drills and tests: stay frozen this long inside the window
 
+    def __post_init__(self):
+        target_path(self.dest, "--dest")
+
 
 @dataclass
 class GroupRun:
@@ -206,15 +209,16 @@ def prepare(host: Host, request: GroupRequest, log=default_log, run_id: str | No
 
 def plan(run: GroupRun) -> Plan:
     request, paths = run.request, run.paths
-    pidfile, fired = run.watchdog_files
     devices = run.frozen_devices
-    steps = []
+    locks = [lock_steps(m.origin.vg_name, m.origin.name, run.run_id, "backup") for m in run.members]
+    steps = [take for take, _ in locks]
     if request.pre_snapshot:
         steps.append(Step(f"pre-snapshot hook: {' '.join(request.pre_snapshot.argv)}",
                           [request.pre_snapshot.run_argv()],
                           run=lambda host: _hook(host, run, request.pre_snapshot),
                           # The post hook always runs, also when this hook or a later step fails:
                           # a pre hook that failed half-way may have locked the application.
+                          undo_commands=[request.post_snapshot.run_argv()] if request.post_snapshot else [],
                           undo=(lambda host: _post_hook(host, run)) if request.post_snapshot else None,
                           undo_armed_before=True))
     steps += [
@@ -225,6 +229,8 @@ def plan(run: GroupRun) -> Plan:
         Step(f"freeze {len(devices)} member(s) and snapshot all {len(run.members)} at one instant",
              [_freeze_argv(run)],
              run=lambda host: _freeze(host, run),
+             undo_commands=[*(["dmsetup", "resume", device] for device in devices),
+                            *(member.snapshot.remove_argv() for member in run.members)],
              undo=lambda host: _unfreeze_and_remove(host, run),
              undo_armed_before=True,  # whatever happened inside, resume and remove our snapshots
              keep_on_failure=False),
@@ -233,7 +239,8 @@ def plan(run: GroupRun) -> Plan:
         Step(f"watch every member's snapshot every {request.guard.poll_interval_s:g} s until its last byte is read",
              [read_argv(snapshot_device(member)) for member in run.members],
              run=lambda host: [member.guard.start() for member in run.members],
-             undo=lambda host: [member.guard.stop() for member in run.members]),
+             undo=lambda host: [member.guard.stop() for member in run.members],
+             conditional=[c for member in run.members for c in member.guard.conditional_commands()]),
     ]
     if request.post_snapshot:
         steps.append(Step(f"post-snapshot hook: {' '.join(request.post_snapshot.argv)}",
@@ -250,12 +257,15 @@ def plan(run: GroupRun) -> Plan:
             step.title = f"{member.origin.vg_name}/{member.origin.name}: {step.title}"
             steps.append(step)
     steps += [
-        Step("group checksums and manifest", [["bash", "-c", _GROUP_SUMS, "bash", paths.partial]],
+        Step("group checksums and manifest",
+             [["bash", "-c", _GROUP_SUMS, "bash", paths.partial], write_file_argv(f"{paths.partial}/{MANIFEST}"),
+              write_file_argv(f"{paths.partial}/{SUMS}")],
              run=lambda host: _seal(host, run)),
         Step(f"publish the group's archive set as {paths.final}",
              [["rm", "-f", "--", f"{paths.partial}/{RUN_MARKER}"],
               ["mv", "-T", "--no-clobber", paths.partial, paths.final], ["rmdir", run.run_dir]],
              run=lambda host: _publish(host, run)),
+        *(give_back for _, give_back in reversed(locks)),  # in the reverse order of taking
     ]
     return Plan(f"back up {', '.join(request.members)} as one group with {request.engine} to {paths.final}",
                 steps, facts={"run_id": run.run_id})
@@ -272,15 +282,12 @@ def backup_group(host: Host, request: GroupRequest, *, log=None) -> GroupRun:
 
 
 def execute_run(host: Host, run: GroupRun, the_plan: Plan, log=default_log) -> list[StepRecord]:
-    """Execute the plan holding every member's lock; on failure the completed steps are undone
-    (members resumed, snapshots removed, the post-snapshot hook run)."""
-    with ExitStack() as locks:
-        for member in run.members:
-            locks.enter_context(held(host, member.origin.vg_name, member.origin.name, run.run_id, "backup"))
-        started = utc_now().isoformat()
-        for member in run.members:  # each member's manifest says when its backup began
-            member.started = started
-        return execute(the_plan, host, log=log)
+    """Execute the plan (its first steps take every member's lock); on failure the completed
+    steps are undone (members resumed, snapshots removed, the post-snapshot hook run)."""
+    started = utc_now().isoformat()
+    for member in run.members:  # each member's manifest says when its backup began
+        member.started = started
+    return execute(the_plan, host, log=log)
 
 
 # --- the steps' work ---------------------------------------------------------------------
@@ -418,6 +425,7 @@ def _freeze_supported(host: Host) -> Check:
 
 def restore_group(host: Host, archive_set: str, suffix: str, *, log=None) -> list:
     """Restore every member to a new volume VG/LV<suffix> beside its origin, each proved."""
+    target_path(archive_set, "group archive set")
     manifest = read_manifest(host, archive_set)
     if manifest.get("kind") != GROUP_KIND:
         raise UsageError(f"{archive_set} is not a consistency group's archive set: use `lvmkit restore`")

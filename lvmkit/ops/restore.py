@@ -16,12 +16,13 @@ from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
 from lvmkit.core.errors import UsageError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import RUN_ROOT, new_run_id, root_check
 from lvmkit.core.sizes import human
 from lvmkit.lvm.filesystem import mkfs_argv, mount_sources, restore_mount_options
-from lvmkit.lvm.lock import held
+from lvmkit.lvm.lock_steps import lock_steps
 from lvmkit.lvm.reports import get_lv, list_vgs, parse_lv_spec
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours, run_tag
 
@@ -36,6 +37,9 @@ class RestoreRequest:
     confirm: str | None = None  # must repeat `to`
     to_new: str | None = None  # VG/NAME of a volume to create
     scratch: bool = False  # a throwaway volume (deep verify): tagged for `lvmkit cleanup`
+
+    def __post_init__(self):
+        target_path(self.archive, "archive set")
 
 
 @dataclass
@@ -166,12 +170,14 @@ def plan(run: RestoreRun) -> Plan:
              run=lambda host: _prove(host, run)),
         Step(f"unmount {mp}", [["umount", mp], ["rmdir", mp, run.run_dir]]),
     ]
-    return Plan(f"restore {run.request.archive} onto {run.vg}/{run.lv}", steps, facts={"run_id": run.run_id})
+    take, give_back = lock_steps(run.vg, run.lv, run.run_id, "verify" if run.request.scratch else "restore")
+    return Plan(f"restore {run.request.archive} onto {run.vg}/{run.lv}", [take, *steps, give_back],
+                facts={"run_id": run.run_id})
 
 
-def restore(host: Host, request: RestoreRequest, *, log=None) -> RestoreRun:
+def restore(host: Host, request: RestoreRequest, *, log=None, run_id: str | None = None) -> RestoreRun:
     log = log or default_log
-    run = prepare(host, request)
+    run = prepare(host, request, run_id)
     the_plan = plan(run)
     log(f"preflight on {host.name}:\n{run.preflight.render()}")
     execute_run(host, run, the_plan, log)
@@ -179,10 +185,9 @@ def restore(host: Host, request: RestoreRequest, *, log=None) -> RestoreRun:
 
 
 def execute_run(host: Host, run: RestoreRun, the_plan: Plan, log=default_log) -> list[StepRecord]:
-    """Execute the plan under the target's lock; its duration is the recovery time."""
+    """Execute the plan (its first step takes the target's lock); its duration is the recovery time."""
     began = time.monotonic()
-    with held(host, run.vg, run.lv, run.run_id, "verify" if run.request.scratch else "restore"):
-        records = execute(the_plan, host, log=log)
+    records = execute(the_plan, host, log=log)
     run.duration_s = round(time.monotonic() - began, 3)
     run.result = {
         "archive": run.request.archive, "target": f"{run.vg}/{run.lv}", "created": run.create,

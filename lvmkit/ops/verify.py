@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from lvmkit.archive.archive_set import DIGEST, read_file, write_file
+from lvmkit.archive.archive_set import DIGEST, read_file, write_file, write_file_argv
 from lvmkit.archive.digest import ContentDigest
 from lvmkit.archive.engines import get_engine
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.paths import target_path
+from lvmkit.core.plan import Step, acting, default_log
 from lvmkit.core.preflight import Check, Preflight
+from lvmkit.core.runs import new_run_id
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
 from lvmkit.ops.restore import GROUP_KIND, RestoreRequest, check_archive
 from lvmkit.ops.restore import restore as restore_archive
@@ -40,7 +43,8 @@ class VerifyResult:
 
 
 def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str | None = None,
-           log=None) -> VerifyResult:
+           log=None, run_id: str | None = None) -> VerifyResult:
+    target_path(archive_set, "archive set")
     checks = Preflight()
     manifest = check_archive(host, archive_set, checks)
     if manifest is not None and manifest.get("kind") == GROUP_KIND:
@@ -49,10 +53,12 @@ def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str 
         _engine_test(host, archive_set, manifest, checks)
         _digest_matches_manifest(host, archive_set, manifest, checks)
         if deep and checks.passed:
-            _deep(host, archive_set, manifest, scratch_vg, checks, log)
+            _deep(host, archive_set, manifest, scratch_vg, checks, log, run_id or new_run_id())
     result = VerifyResult(archive_set, checks, deep, utc_now().isoformat())
     if manifest is not None:
-        write_file(host, f"{archive_set.rstrip('/')}/{VERIFICATION}", json.dumps(result.as_dict(), indent=2) + "\n")
+        path = f"{archive_set.rstrip('/')}/{VERIFICATION}"
+        with acting(Step(f"record the verification in {path}", [write_file_argv(path)]), log or default_log):
+            write_file(host, path, json.dumps(result.as_dict(), indent=2) + "\n")
     return result
 
 
@@ -87,14 +93,18 @@ def _digest_matches_manifest(host: Host, archive_set: str, manifest: dict, check
                      f"digest.json hashes to {digest.sha256}, the manifest recorded {recorded}"))
 
 
-def _deep(host: Host, archive_set: str, manifest: dict, scratch_vg: str | None, checks: Preflight, log) -> None:
+def _deep(host: Host, archive_set: str, manifest: dict, scratch_vg: str | None, checks: Preflight, log,
+          run_id: str) -> None:
     vg = scratch_vg or manifest["origin"]["vg"]
-    name = f"lvmkit-verify-{utc_now().strftime('%Y%m%dT%H%M%S')}"
+    name = f"lvmkit-verify-{run_id}"  # the run's id: a replayed or approved run names it alike
     try:
-        run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True), log=log)
+        run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True), log=log,
+                              run_id=run_id)
         checks.add(Check("deep: restored content equals the archived digest", run.comparison.equal,
                          run.comparison.summary()))
     except LvmkitError as error:
         checks.fail("deep: restore into a scratch volume", str(error))
     finally:
-        remove_if_ours(host, vg, name, LVMKIT_TAG)
+        with acting(Step(f"remove the scratch volume {vg}/{name}", [["lvremove", "--yes", f"{vg}/{name}"]]),
+                    log or default_log):
+            remove_if_ours(host, vg, name, LVMKIT_TAG)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import utc_now
-from lvmkit.core.plan import Plan, Step
+from lvmkit.core.plan import Conditional, Plan, Step
 
 PLANS = "plans"  # under the records directory
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -80,7 +80,9 @@ def plan_sha256(plan_dict: dict) -> str:
 def as_plan(plan_dict: dict) -> Plan:
     """A plan's steps and commands back from its as_dict() (to hash and show, not to run)."""
     try:
-        steps = [Step(s["title"], s["commands"], undo_commands=s["undo"]) for s in plan_dict["steps"]]
+        steps = [Step(s["title"], s["commands"], undo_commands=s["undo"],
+                      conditional=[Conditional(c["when"], c["argv"]) for c in s.get("conditional", [])])
+                 for s in plan_dict["steps"]]
         return Plan(plan_dict["title"], steps)
     except (KeyError, TypeError) as error:
         raise UsageError(f"not a plan: {error}") from None

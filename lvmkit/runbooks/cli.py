@@ -14,6 +14,7 @@ from lvmkit.runbooks.display import Table
 from lvmkit.runbooks.params import ParameterError, validate
 from lvmkit.runbooks.runner import RunRequest, default_operator, default_records, exit_code, plan_runbook, run_runbook
 from lvmkit.targets import connect
+from lvmkit.terminal import add_verbose, is_verbose
 
 
 def add_commands(subparsers) -> None:
@@ -45,6 +46,7 @@ def add_commands(subparsers) -> None:
     run.add_argument("--approve", default=None, metavar="PLAN_SHA256",
                      help="refuse to run unless the plan computed now is this approved one (see `runbook plan`)")
     run.add_argument("--approved-by", default=None, metavar="NAME", help="who approved the plan, for the record")
+    add_verbose(run)
     run.set_defaults(handler=cmd_runbook_run)
 
     audit_parser = subparsers.add_parser("audit", help="check the records of runbook runs")
@@ -140,7 +142,7 @@ def cmd_runbook_run(args, journal: Journal) -> int:
     records = Path(args.records) if args.records else default_records()
     request = RunRequest(book, values, args.host, records, args.operator or default_operator(),
                          change_id=args.change, approve=args.approve, approver=args.approved_by)
-    result = run_runbook(request, journal=journal)
+    result = run_runbook(request, journal=journal, verbose=is_verbose(args))
     print(json.dumps({"record": str(result.record), "outcome": result.outcome,
                       "audit": {"seq": result.audit_line["seq"], "head": result.audit_line["hash"]}}))
     return exit_code(result)
@@ -151,7 +153,8 @@ def cmd_audit_verify(args, journal: Journal) -> int:
     report = audit.verify(records, head=args.head)
     if args.json:
         print(json.dumps({"records": str(records), "lines": report.lines, "head": report.head,
-                          "intact": report.intact, "problems": report.problems}, indent=2))
+                          "given_head_line": report.given_head_line, "intact": report.intact,
+                          "problems": report.problems}, indent=2))
     else:
         print(report.render())
     return 0 if report.intact else 1

@@ -37,7 +37,9 @@ from lvmkit.core.journal import Journal
 from lvmkit.core.runs import new_run_id
 from lvmkit.runbooks import approval, audit, planning
 from lvmkit.runbooks.catalog import Runbook
+from lvmkit.runbooks.console import RunConsole
 from lvmkit.targets import connect
+from lvmkit.terminal import Terminal
 
 RECORDS_ENV = "LVMKIT_RECORDS"
 DEFAULT_RECORDS = Path("/var/lib/lvmkit/records")
@@ -89,9 +91,13 @@ def plan_runbook(book: Runbook, values: dict, host: Host, records: Path) -> tupl
     return record, approval.save(records, record)
 
 
-def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=None) -> RunResult:
-    """Execute the runbook and record it; a failing notebook gives a record with outcome `failed`."""
-    stream = stream or sys.stderr
+def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=None, verbose: bool = False) -> RunResult:
+    """Execute the runbook and record it; a failing notebook gives a record with outcome `failed`.
+
+    The terminal (`stream`) shows the runbook's steps, progress, warnings and the outcome;
+    `verbose` adds papermill's cell-by-cell log. The record holds everything either way.
+    """
+    stream = Terminal.of(stream or sys.stderr)
     book, records = request.runbook, request.records
     host = connect(request.host_spec, journal or Journal())  # a bad --host fails here, before any record
     run_id, approved_path = "", None
@@ -119,7 +125,8 @@ def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=N
     say(stream, f"runbook {book.name} on {host.name}, record folder {record}")
 
     began = time.monotonic()
-    outcome, error = execute(book, notebook, {**request.values, **injected}, record, stream)
+    console = RunConsole(stream, book.notebook.get("cells", []), verbose)
+    outcome, error = execute(book, notebook, {**request.values, **injected}, record, console)
     end = utc_now()
     html_error = None
     if notebook.exists():
@@ -158,14 +165,17 @@ def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=N
     (record / audit.RUN_JSON).write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     line = audit.append(records, record.name, run)
     if error:
-        where = f" at In [{error['execution_count']}]" if error["execution_count"] else ""
-        say(stream, f"runbook {book.name} {outcome}{where}: {error['ename']}: {error['evalue']}")
+        step = f" in step {console.step}" if console.step else ""
+        cell = f" at In [{error['execution_count']}]" if error["execution_count"] else ""
+        say(stream, f"runbook {book.name} {outcome}{step}{cell}: {error['ename']}: {error['evalue']}")
+    # The head's hash is for a change ticket: on stdout (JSON), in audit.log, and here with -v.
+    head = f", head {line['hash']}" if verbose else ""
     say(stream, f"runbook {book.name}: {outcome} in {run['duration_s']:.1f} s; record {record} "
-                f"(audit.log line {line['seq']}, head {line['hash']})")
+                f"(audit.log line {line['seq']}{head})")
     return RunResult(record, run, line)
 
 
-def execute(book: Runbook, output: Path, parameters: dict, cwd: Path, stream) -> tuple[str, dict | None]:
+def execute(book: Runbook, output: Path, parameters: dict, cwd: Path, console: RunConsole) -> tuple[str, dict | None]:
     """Run the notebook with papermill; returns the outcome and, if it failed, where and why."""
     import nbformat
     import papermill
@@ -174,6 +184,7 @@ def execute(book: Runbook, output: Path, parameters: dict, cwd: Path, stream) ->
 
     from lvmkit.runbooks.kernel import KERNEL_NAME, new_kernel_manager
 
+    stream = console.terminal
     signals: list[int] = []
     runtime = tempfile.mkdtemp(prefix="lvmkit-kernel-")
     km = new_kernel_manager(runtime)
@@ -187,6 +198,7 @@ def execute(book: Runbook, output: Path, parameters: dict, cwd: Path, stream) ->
             raise KeyboardInterrupt
 
     def stop_before_next_cell(cell, cell_index):
+        console.cell_starts(cell)
         # A signal that came between two cells: the next one does not start.
         if signals and cell.cell_type == "code":
             name = signal.Signals(signals[0]).name
@@ -199,14 +211,19 @@ def execute(book: Runbook, output: Path, parameters: dict, cwd: Path, stream) ->
     handler.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(handler)
     level, propagate = logger.level, logger.propagate
-    logger.setLevel(logging.INFO)
+    # Quiet, papermill's own warnings still show; -v shows its "Executing Cell N" log too.
+    logger.setLevel(logging.INFO if console.verbose else logging.WARNING)
     logger.propagate = False
+    if console.verbose:  # papermill logs every output of every cell, and draws its progress bar
+        shown = {"log_output": True, "progress_bar": True}
+    else:  # the cells' output streams come to the console as they arrive, to be sorted there
+        shown = {"log_output": False, "progress_bar": False, "stdout_file": console.stdout,
+                 "stderr_file": console.stderr}
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         papermill.execute_notebook(
             str(book.path), str(output), parameters=parameters, kernel_name=KERNEL_NAME, km=km,
-            start_timeout=START_TIMEOUT_S, log_output=True, progress_bar=True, cwd=str(cwd),
-            on_cell_start=stop_before_next_cell,
+            start_timeout=START_TIMEOUT_S, cwd=str(cwd), on_cell_start=stop_before_next_cell, **shown,
             coalesce_streams=True,  # one stdout block per cell, progress lines (\r) settled
         )
     except PapermillExecutionError as failure:
@@ -222,6 +239,7 @@ def execute(book: Runbook, output: Path, parameters: dict, cwd: Path, stream) ->
             "signal": signal.Signals(signals[0]).name if signals else None,
         }
     finally:
+        console.finish()
         for sig, handler_before in previous.items():
             signal.signal(sig, handler_before)
         logger.removeHandler(handler)
@@ -252,7 +270,7 @@ def exit_code(result: RunResult) -> int:
 
 
 def say(stream, message: str) -> None:
-    print(f"lvmkit: {message}", file=stream, flush=True)
+    Terminal.of(stream).line(f"lvmkit: {message}")
 
 
 def _shut_down(km) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lvmkit.core import declared
 from lvmkit.core.errors import CommandError
 from lvmkit.core.host import CommandResult, Host, stderr_tail
 
@@ -29,6 +30,8 @@ class ScriptedHost(Host):
         self.script.append((list(argv), changes, result))
 
     def run(self, argv, *, changes=False, check=True, input=None, timeout=None) -> CommandResult:
+        if changes:
+            declared.check(list(argv))  # as Host does: only what the acting plan step declares
         if not self.script:
             pytest.fail(f"unexpected command: {argv}")
         expected, expected_changes, result = self.script.pop(0)

@@ -1,0 +1,1 @@
+"""The service face: jobs in lvmkit.toml, retention, systemd timers, metrics, notifications."""
