@@ -88,8 +88,11 @@ def count_commands(entries: list[JournalEntry], host: str, monitoring_prefix: li
 
 
 def _open_private(path: Path):
-    """Append to `path`, created 0600; an older journal readable by others is made 0600."""
+    """Append to `path`, created 0600; an older journal readable by others is made 0600.
+
+    Only a regular file is tightened: `--journal /dev/null` must leave /dev/null as it is."""
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    if stat.S_IMODE(os.fstat(descriptor).st_mode) & 0o077:
+    mode = os.fstat(descriptor).st_mode
+    if stat.S_ISREG(mode) and stat.S_IMODE(mode) & 0o077:
         os.fchmod(descriptor, 0o600)
     return os.fdopen(descriptor, "a", encoding="utf-8")

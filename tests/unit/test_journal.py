@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 
 from lvmkit.core.journal import Journal, JournalEntry
@@ -33,3 +34,16 @@ def test_journal_in_an_existing_directory_leaves_the_directory_alone(tmp_path):
     tmp_path.chmod(0o755)
     Journal(tmp_path / "journal.jsonl").record(ENTRY)
     assert mode(tmp_path) == 0o755
+
+
+def test_journal_to_a_device_leaves_the_device_alone(tmp_path):
+    """--journal /dev/null (the interruption tests use it) once made /dev/null root's alone."""
+    fifo = tmp_path / "device-like"
+    os.mkfifo(fifo, 0o666)
+    fifo.chmod(0o666)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, so that opening to write succeeds
+    try:
+        Journal(fifo).record(ENTRY)
+    finally:
+        os.close(reader)
+    assert mode(fifo) == 0o666
