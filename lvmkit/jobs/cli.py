@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -88,15 +89,21 @@ def _defaults_from_config(backup_parser) -> None:
     backup_parser.add_argument("--config", default=None, metavar="FILE",
                                help=f"take what the command line does not give from [defaults] of FILE "
                                     f"(default {config_module.DEFAULT_CONFIG} if it exists)")
-    own = {}
+    own, appended = {}, []
     for action in backup_parser._actions:
         if action.option_strings and action.dest not in settings.NOT_SETTINGS:
             own[action.dest] = action.default
-            action.default = NOT_GIVEN
+            if isinstance(action, argparse._AppendAction):
+                # append adds to its default: it must start as None (a list would be shared,
+                # NOT_GIVEN has no append); None stands for "not given" here.
+                action.default = None
+                appended.append(action.dest)
+            else:
+                action.default = NOT_GIVEN
             if action.dest == "dest":
                 action.required = False  # it may come from [defaults]; checked when it runs
     backup_parser.set_defaults(handler=backup_with_defaults, backup_handler=backup_parser.get_default("handler"),
-                               backup_flag_defaults=own)
+                               backup_flag_defaults=own, backup_appended_flags=appended)
 
 
 def backup_with_defaults(args, journal: Journal) -> int:
@@ -109,7 +116,8 @@ def apply_config_defaults(args) -> None:
     loaded = config_module.load(args.config, required=args.config is not None)
     defaults = loaded.defaults if loaded else {}
     for dest, default in args.backup_flag_defaults.items():
-        if getattr(args, dest) is NOT_GIVEN:
+        value = getattr(args, dest)
+        if value is NOT_GIVEN or (value is None and dest in args.backup_appended_flags):
             setattr(args, dest, _flag_value(dest, defaults, default))
     if args.dest is None:
         raise UsageError("backup: --dest DIR is needed (or dest in [defaults] of lvmkit.toml)")

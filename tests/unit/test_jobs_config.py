@@ -145,3 +145,13 @@ def test_backup_without_a_file_keeps_lvmkits_defaults(monkeypatch, tmp_path):
 def test_backup_without_dest_anywhere_is_refused(monkeypatch, tmp_path):
     monkeypatch.setenv(config_module.CONFIG_ENV, str(tmp_path / "absent.toml"))
     assert cli.main(["backup", "vg0/a"]) == 2
+
+
+def test_backup_with_engine_options_given_keeps_them_and_wins_over_the_file(tmp_path):
+    """--engine-option appends: its default must be something it can append to."""
+    path = tmp_path / "lvmkit.toml"
+    path.write_text('[defaults]\ndest = "/backups"\nengine_options = { zstd_level = 5 }\n')
+    args = cli.build_parser().parse_args(["backup", "vg0/a", "--config", str(path), "--engine-option",
+                                          "zstd_level=19", "--engine-option", "threads=2"])
+    jobs_cli.apply_config_defaults(args)
+    assert args.engine_option == ["zstd_level=19", "threads=2"]
