@@ -34,10 +34,10 @@ GROUP_ROOT = "/run/lvmkit-test"  # where the group's members are mounted, as the
 
 
 # Lines a runbook run may print for the operator: its steps, warnings and outcome (before
-# the terse output, ~250 per run). Captured here, not a terminal: every step's line is kept
-# when final (the backup runbook: 8 steps, 12 plan steps, progress, outcome); on a terminal
-# the inner steps share one live line.
-TERMINAL_BUDGET = 30
+# the terse output, ~250 per run). Captured here, not a terminal, every step's line stays
+# (measured: backup 25, dr-rehearsal 35, overflow drill 43, group backup 45); on a terminal
+# the inner steps share one live line. 60: the whole demo's budget on a terminal.
+TERMINAL_BUDGET = 60
 
 
 def lvmkit(*argv: str) -> tuple[int, list[str]]:
