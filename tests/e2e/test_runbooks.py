@@ -35,9 +35,10 @@ GROUP_ROOT = "/run/lvmkit-test"  # where the group's members are mounted, as the
 
 # Lines a runbook run may print for the operator: its steps, warnings and outcome (before
 # the terse output, ~250 per run). Captured here, not a terminal, every step's line stays
-# (measured: backup 25, dr-rehearsal 35, overflow drill 43, group backup 45); on a terminal
-# the inner steps share one live line. 60: the whole demo's budget on a terminal.
-TERMINAL_BUDGET = 60
+# (measured: backup 25, dr-rehearsal 35, group backup 45, overflow drill 43 and 48: its
+# warnings depend on how fast the flood fills the snapshot); on a terminal the inner steps
+# share one live line. 80 leaves the drill room and still fails papermill's ~250.
+TERMINAL_BUDGET = 80
 
 
 def lvmkit(*argv: str) -> tuple[int, list[str]]:
