@@ -4,6 +4,8 @@
       <archive>         the engine's archive (a file, or the directory `tree` for rsync)
       digest.json       the content digest of the snapshot: every file, its metadata and sha256
       manifest.json     what, when, from which volume, by which engine (versioned JSON)
+      layout.json       the VG, volume, thin pool, filesystem parameters and fstab lines it came from
+      vgcfgbackup.txt   `vgcfgbackup -f` of the volume group
       SHA256SUMS        `sha256sum -c SHA256SUMS` checks all of the above
 
 It is written as `.NAME.partial` and renamed to NAME only when complete and checksummed.
@@ -23,10 +25,14 @@ MANIFEST_SCHEMA = 1
 MANIFEST = "manifest.json"
 DIGEST = "digest.json"
 SUMS = "SHA256SUMS"
+# The layout the volume came from (since lvmkit 0.x; older sets have neither): read by a rebuild.
+LAYOUT = "layout.json"
+VGCFG = "vgcfgbackup.txt"  # `vgcfgbackup -f` of the volume group, for `vgcfgrestore` by hand
 _SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 
 # Checksums of every file of an rsync tree, in a stable order, as sha256sum -c reads them.
-_TREE_SUMS = 'set -o pipefail; cd "$1" && find "$2" -type f -print0 | sort -z | xargs -0 -r sha256sum --'
+# Every member is a start point of find (the tree and the set's own files beside it).
+_TREE_SUMS = 'set -o pipefail; cd "$1" && shift && find "$@" -type f -print0 | sort -z | xargs -0 -r sha256sum --'
 
 # The archive's and the digest's sha256 lines, by the faster tool the target has. Where the
 # CPU has SHA instructions (x86 `sha_ni`, arm64 `sha2`), OpenSSL uses them and coreutils'
