@@ -157,12 +157,12 @@ def cmd_backup(args, journal: Journal) -> int:
         return show_plan(backup_module.plan(run), run.preflight, args.json)
     run = backup_module.backup(host, request)
     if args.json:
-        print(json.dumps(run.manifest, indent=2))
+        print(json.dumps(run.manifest.to_dict(), indent=2))
     else:
         m = run.manifest
         print(f"backed up {args.origin} to {run.paths.final}\n"
-              f"  engine {m['engine']['name']} {m['engine']['version']}, archive {human(m['bytes_written'])}, "
-              f"{m['digest']['files']} files, snapshot peak {m['snapshot']['peak_percent'] or 0:.1f}%\n"
+              f"  engine {m.engine.name} {m.engine.version}, archive {human(m.bytes_written)}, "
+              f"{m.digest.files} files, snapshot peak {m.snapshot.peak_percent or 0:.1f}%\n"
               f"  check it anywhere with: cd {run.paths.final} && sha256sum -c SHA256SUMS")
     return 0
 
@@ -180,7 +180,7 @@ def backup_group(args, host: Host, guard: GuardSettings) -> int:
         return show_plan(group_module.plan(run), run.preflight, args.json)
     run = group_module.backup_group(host, request)
     if args.json:
-        print(json.dumps(run.manifest, indent=2))
+        print(json.dumps(run.manifest.to_dict(), indent=2))
     else:
         window = run.window
         print(f"backed up {', '.join(request.members)} as one group to {run.paths.final}\n"
@@ -230,7 +230,8 @@ def cmd_restore_group(args, journal: Journal) -> int:
 def cmd_list(args, journal: Journal) -> int:
     sets = listing_module.list_sets(connect(args.host, journal), args.directory)
     if args.json:
-        print(json.dumps([{"path": s.path, "manifest": s.manifest, "verification": s.verification,
+        print(json.dumps([{"path": s.path, "manifest": s.manifest and s.manifest.to_dict(),
+                           "verification": s.verification,
                            "problem": s.problem} for s in sets], indent=2))
     else:
         print(listing_module.render(sets) if sets else f"no archive sets in {args.directory}")

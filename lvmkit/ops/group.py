@@ -26,15 +26,23 @@ from dataclasses import dataclass, field
 from lvmkit import __version__
 from lvmkit.archive.archive_set import (
     MANIFEST,
-    MANIFEST_SCHEMA,
     SUMS,
     ArchiveSetPaths,
-    manifest_json,
     validate_set_name,
     write_file,
     write_file_argv,
 )
 from lvmkit.archive.engines import get_engine
+from lvmkit.archive.manifest import (
+    GROUP_KIND,
+    MANIFEST_SCHEMA,
+    FreezeWindow,
+    GroupEngine,
+    GroupManifest,
+    GroupMember,
+    HookRecord,
+    read_manifest,
+)
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host, utc_now
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
@@ -50,7 +58,7 @@ from lvmkit.ops.backup import BackupRequest, BackupRun, check_destination, snaps
 from lvmkit.ops.backup import plan as member_plan
 from lvmkit.ops.backup import prepare as prepare_member
 from lvmkit.ops.hooks import Hook
-from lvmkit.ops.restore import GROUP_KIND, RestoreRequest, read_manifest
+from lvmkit.ops.restore import RestoreRequest
 from lvmkit.ops.restore import restore as restore_member
 
 # Versions on which suspend-then-snapshot was measured to work; others are refused.
@@ -136,7 +144,7 @@ class GroupRun:
     preflight: Preflight
     window: dict = field(default_factory=dict)
     hooks: list[dict] = field(default_factory=list)
-    manifest: dict = field(default_factory=dict)
+    manifest: GroupManifest | None = None  # once the group's set is sealed
     post_hook_ran: bool = False
 
     @property
@@ -350,24 +358,28 @@ def _seal(host: Host, run: GroupRun) -> None:
     paths = run.paths
     sums = host.run(["bash", "-c", _GROUP_SUMS, "bash", paths.partial]).stdout
     volume_groups = sorted({m.origin.vg_name for m in run.members})
-    run.manifest = {
-        "schema": MANIFEST_SCHEMA,
-        "kind": GROUP_KIND,
-        "name": paths.name,
-        "lvmkit_version": __version__,
-        "host": run.members[0].host,
-        "run_id": run.run_id,
-        "members": [{"vg": m.origin.vg_name, "lv": m.origin.name, "archive_set": m.paths.name,
-                     "frozen": bool(m.origin_mounts), "archive_sha256": m.manifest.get("archive_sha256"),
-                     "digest_sha256": m.digest.get("sha256")} for m in run.members],
-        "volume_groups": volume_groups,
-        "spans_volume_groups": len(volume_groups) > 1,
-        "freeze_window": run.window,
-        "freeze_mechanism": "dmsetup suspend of every mounted member, then lvcreate -s each in turn",
-        "hooks": run.hooks,
-        "engine": {"name": run.request.engine},
-    }
-    write_file(host, f"{paths.partial}/{MANIFEST}", manifest_json(run.manifest))
+    window = run.window
+    run.manifest = GroupManifest(
+        schema=MANIFEST_SCHEMA,
+        kind=GROUP_KIND,
+        name=paths.name,
+        lvmkit_version=__version__,
+        host=run.members[0].host,
+        run_id=run.run_id,
+        members=tuple(GroupMember(vg=m.origin.vg_name, lv=m.origin.name, archive_set=m.paths.name,
+                                  frozen=bool(m.origin_mounts), archive_sha256=m.manifest.archive_sha256,
+                                  digest_sha256=m.digest.sha256) for m in run.members),
+        volume_groups=tuple(volume_groups),
+        spans_volume_groups=len(volume_groups) > 1,
+        freeze_window=FreezeWindow(frozen_s=window["frozen_s"], suspend_s=window["suspend_s"],
+                                   frozen_devices=tuple(window["frozen_devices"]),
+                                   start_epoch=window["start_epoch"], end_epoch=window["end_epoch"]),
+        freeze_mechanism="dmsetup suspend of every mounted member, then lvcreate -s each in turn",
+        hooks=tuple(HookRecord(role=hook["role"], argv=tuple(hook["argv"]), timeout_s=hook["timeout_s"],
+                               started=hook["started"], ended=hook["ended"]) for hook in run.hooks),
+        engine=GroupEngine(name=run.request.engine),
+    )
+    write_file(host, f"{paths.partial}/{MANIFEST}", run.manifest.to_json())
     manifest_sum = host.run(["env", f"--chdir={paths.partial}", "sha256sum", "--", MANIFEST]).stdout
     write_file(host, f"{paths.partial}/{SUMS}", sums + manifest_sum)
 
@@ -419,8 +431,8 @@ def _freeze_supported(host: Host) -> Check:
 def restore_group(host: Host, archive_set: str, suffix: str, *, log=None) -> list:
     """Restore every member to a new volume VG/LV<suffix> beside its origin, each proved."""
     manifest = read_manifest(host, archive_set)
-    if manifest.get("kind") != GROUP_KIND:
+    if not isinstance(manifest, GroupManifest):
         raise UsageError(f"{archive_set} is not a consistency group's archive set: use `lvmkit restore`")
-    return [restore_member(host, RestoreRequest(f"{archive_set.rstrip('/')}/{member['archive_set']}",
-                                                to_new=f"{member['vg']}/{member['lv']}{suffix}"), log=log)
-            for member in manifest["members"]]
+    return [restore_member(host, RestoreRequest(f"{archive_set.rstrip('/')}/{member.archive_set}",
+                                                to_new=f"{member.vg}/{member.lv}{suffix}"), log=log)
+            for member in manifest.members]

@@ -108,26 +108,26 @@ def execute_backup(host: Host, run: BackupRun, the_plan: Plan) -> list[StepRecor
 def backup_summary(run: BackupRun) -> dict:
     """The archive set's manifest in short: what was read, what was written, how to check it."""
     m = run.manifest
-    snapshot = m["snapshot"]
-    size = "thin (from the pool)" if snapshot["thin"] else human(snapshot["size_bytes"])
-    grown = ", ".join(f"{human(e['from_bytes'])} -> {human(e['to_bytes'])} at {e['used_percent']:.0f}%"
-                      for e in snapshot["extensions"]) or "never"
+    snapshot = m.snapshot
+    size = "thin (from the pool)" if snapshot.thin else human(snapshot.size_bytes)
+    grown = ", ".join(f"{human(e.from_bytes)} -> {human(e.to_bytes)} at {e.used_percent:.0f}%"
+                      for e in snapshot.extensions) or "never"
     rows = [
         ["archive set", run.paths.final],
-        ["origin", f"{m['origin']['vg']}/{m['origin']['lv']} ({m['filesystem']['type']}, {human(m['origin']['size_bytes'])})"],
-        ["engine", f"{_named(m['engine']['name'], m['engine']['version'])} ({m['engine']['level']} level), "
-                   f"options {json.dumps(m['engine']['options'], sort_keys=True)}"],
-        ["snapshot", f"{snapshot['name']}, {size}, peak {snapshot['peak_percent'] or 0:.1f}% used, grown: {grown}"],
-        ["read", human(m["bytes_read"]) if m["bytes_read"] is not None else "unknown"],
-        ["archive", human(m["bytes_written"])],
-        ["content digest", f"{m['digest']['files']} files, {human(m['digest']['bytes'])}, sha256 {m['digest']['sha256']}"],
-        ["started", m["started"]],
-        ["ended", m["ended"]],
-        *[[f"sha256 {name}", digest] for name, digest in sorted(m["checksums"].items())],
+        ["origin", f"{m.origin.vg}/{m.origin.lv} ({m.filesystem.type}, {human(m.origin.size_bytes)})"],
+        ["engine", f"{_named(m.engine.name, m.engine.version)} ({m.engine.level} level), "
+                   f"options {json.dumps(m.engine.options, sort_keys=True)}"],
+        ["snapshot", f"{snapshot.name}, {size}, peak {snapshot.peak_percent or 0:.1f}% used, grown: {grown}"],
+        ["read", human(m.bytes_read) if m.bytes_read is not None else "unknown"],
+        ["archive", human(m.bytes_written)],
+        ["content digest", f"{m.digest.files} files, {human(m.digest.bytes)}, sha256 {m.digest.sha256}"],
+        ["started", m.started],
+        ["ended", m.ended],
+        *[[f"sha256 {name}", digest] for name, digest in sorted(m.checksums.items())],
         ["check it anywhere", f"cd {run.paths.final} && sha256sum -c SHA256SUMS"],
     ]
     show(Table(["", ""], rows, "the archive set"))
-    return m
+    return m.to_dict()
 
 
 def keep(record_dir: str, name: str, data: dict) -> None:
@@ -236,7 +236,7 @@ def prepare_rehearsal_restore(host: Host, backup_run: BackupRun, scratch_name: s
 
 def recovery_report(backup_run: BackupRun, restore_run: RestoreRun, record_dir: str = "") -> dict:
     """RTO: how long the restore took. RPO: how old the restored data was when it was back."""
-    data_as_of = backup_run.manifest["started"]  # the snapshot was taken right after
+    data_as_of = backup_run.manifest.started  # the snapshot was taken right after
     restored_at = restore_run.result["finished"]
     rpo = (datetime.fromisoformat(restored_at) - datetime.fromisoformat(data_as_of)).total_seconds()
     report = {
@@ -352,34 +352,34 @@ def group_summary(run: GroupRun) -> dict:
     rows = []
     for member in run.members:
         m = member.manifest
-        snapshot = m["snapshot"]
-        size = "thin (from the pool)" if snapshot["thin"] else human(snapshot["size_bytes"])
+        snapshot = m.snapshot
+        size = "thin (from the pool)" if snapshot.thin else human(snapshot.size_bytes)
         rows.append([
-            f"{m['origin']['vg']}/{m['origin']['lv']}",
-            f"{m['filesystem']['type']}, {human(m['origin']['size_bytes'])}",
+            f"{m.origin.vg}/{m.origin.lv}",
+            f"{m.filesystem.type}, {human(m.origin.size_bytes)}",
             "yes" if member.origin_mounts else "no (not mounted)",
-            f"{snapshot['name']}, {size}, peak {snapshot['peak_percent'] or 0:.1f}% used",
-            human(m["bytes_read"]) if m["bytes_read"] is not None else "unknown",
-            human(m["bytes_written"]),
-            f"{m['digest']['files']} files, {human(m['digest']['bytes'])}",
+            f"{snapshot.name}, {size}, peak {snapshot.peak_percent or 0:.1f}% used",
+            human(m.bytes_read) if m.bytes_read is not None else "unknown",
+            human(m.bytes_written),
+            f"{m.digest.files} files, {human(m.digest.bytes)}",
             f"{run.paths.final}/{member.paths.name}",
         ])
     show(Table(["member", "filesystem", "frozen", "snapshot", "read", "archive", "content digest", "member set"],
                rows, f"{len(rows)} members, one instant"))
     g = run.manifest
-    engine = run.members[0].manifest["engine"]  # one engine for every member
+    engine = run.members[0].manifest.engine  # one engine for every member
     show(Table(["", ""], [
         ["archive set", run.paths.final],
-        ["engine", f"{_named(engine['name'], engine['version'])} ({engine['level']} level), "
-                   f"options {json.dumps(engine['options'], sort_keys=True)}"],
-        ["volume groups", ", ".join(g["volume_groups"]) + (" (one instant across them)"
-                                                            if g["spans_volume_groups"] else "")],
-        ["freeze", f"{g['freeze_window']['frozen_s'] * 1000:.0f} ms: {g['freeze_mechanism']}"],
+        ["engine", f"{_named(engine.name, engine.version)} ({engine.level} level), "
+                   f"options {json.dumps(engine.options, sort_keys=True)}"],
+        ["volume groups", ", ".join(g.volume_groups) + (" (one instant across them)"
+                                                         if g.spans_volume_groups else "")],
+        ["freeze", f"{g.freeze_window.frozen_s * 1000:.0f} ms: {g.freeze_mechanism}"],
         ["check it anywhere", f"cd {run.paths.final} && sha256sum -c SHA256SUMS"],
         ["verify it with lvmkit", f"lvmkit verify {run.paths.final}"],
         ["restore every member", f"lvmkit restore-group {run.paths.final} --to-new-suffix _restored"],
     ], "the group's archive set"))
-    return g
+    return g.to_dict()
 
 
 # --- verify ------------------------------------------------------------------------------
@@ -547,11 +547,11 @@ def backup_during_flood(host: Host, drill: Drill, dest: str, snapshot_size: str 
             ["lvmkit snapshots of the origin left", ", ".join(left) or "none"],
             ["partial archive sets left", ", ".join(partial) or "none"]]
     if run is not None:
-        snapshot = run.manifest["snapshot"]
-        rows += [["snapshot", f"{human(snapshot['size_bytes'])} at first, {human(snapshot['final_size_bytes'])} "
-                              f"at the end, peak {snapshot['peak_percent'] or 0:.1f}% used"],
-                 *[[f"extended at {e['used_percent']:.0f}%", f"{human(e['from_bytes'])} -> {human(e['to_bytes'])}"]
-                   for e in snapshot["extensions"]]]
+        snapshot = run.manifest.snapshot
+        rows += [["snapshot", f"{human(snapshot.size_bytes)} at first, {human(snapshot.final_size_bytes)} "
+                              f"at the end, peak {snapshot.peak_percent or 0:.1f}% used"],
+                 *[[f"extended at {e.used_percent:.0f}%", f"{human(e.from_bytes)} -> {human(e.to_bytes)}"]
+                   for e in snapshot.extensions]]
     show(Table(["", ""], rows, "what lvmkit did" + (" with autoextend" if autoextend else "")))
     if left or partial:
         raise StepFailed(f"the backup left {', '.join(left + partial)} behind")
@@ -559,7 +559,7 @@ def backup_during_flood(host: Host, drill: Drill, dest: str, snapshot_size: str 
         raise StepFailed("the backup failed even with autoextend")
     if not autoextend and error is None:
         raise StepFailed("the snapshot did not overflow: flood more (flood_mib) or take a smaller snapshot_size")
-    return {"error": str(error)} if error else run.manifest
+    return {"error": str(error)} if error else run.manifest.to_dict()
 
 
 def tear_down(host: Host, drill: Drill, *, display: bool = True) -> None:
