@@ -42,6 +42,7 @@ from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.progress import Progress
 from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id, private, root_check
+from lvmkit.core.scripts import packaged_script
 from lvmkit.core.sizes import human, parse_size
 from lvmkit.lvm.filesystem import FilesystemInfo, mount_sources, probe, snapshot_mount_options, usage
 from lvmkit.lvm.guard import GuardSettings, SnapshotGuard
@@ -435,16 +436,7 @@ def _snapshot_spec(host: Host, request: BackupRequest, origin: LogicalVolume, ru
     return spec, Check("room for the snapshot", ok, detail), free_after
 
 
-# Everything the preflight asks about the destination, in one round trip instead of seven.
-# `test -w` ignores a read-only mount for root: findmnt's mount options tell that too.
-_PROBE_DESTINATION = """
-[ -d "$1" ] && echo dir=1 || echo dir=0
-[ -w "$1" ] && echo writable=1 || echo writable=0
-echo "options=$(findmnt --noheadings --output OPTIONS --target "$1" 2>/dev/null)"
-[ -e "$2" ] && echo final=1 || echo final=0
-[ -e "$3" ] && echo partial=1 || echo partial=0
-echo "avail=$(df --block-size=1 --output=avail "$1" 2>/dev/null | tail -n 1)"
-"""
+_PROBE_DESTINATION = packaged_script(__package__, "backup_probe_destination.sh")  # one round trip, not seven
 
 
 def check_destination(host: Host, checks: Preflight, paths: ArchiveSetPaths, engine: Engine,

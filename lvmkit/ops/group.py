@@ -48,6 +48,7 @@ from lvmkit.core.host import Host, utc_now
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id
+from lvmkit.core.scripts import packaged_script
 from lvmkit.core.sizes import human
 from lvmkit.lvm.guard import GuardSettings
 from lvmkit.lvm.lock import held
@@ -65,43 +66,9 @@ from lvmkit.ops.restore import restore as restore_member
 TESTED_LVM = (2, 3, 11)
 TESTED_KERNEL = (5, 10)
 
-# Suspends the mounted members, snapshots every member, resumes every member on every
-# path (EXIT trap), and reports the window in the target's own clock. Arguments: the pause
-# inside the window (drills), the watchdog's "fired" marker, the devices to suspend, "--",
-# then each lvcreate argv followed by "--next--".
-_FREEZE = r"""
-set -u
-pause=$1; fired=$2; shift 2
-suspended=()
-while [ "$1" != "--" ]; do suspended+=("$1"); shift; done; shift
-resume_all() { for dev in "${suspended[@]}"; do dmsetup resume "$dev" 2>/dev/null; done; }
-trap resume_all EXIT
-start=$(date +%s.%N)
-for dev in "${suspended[@]}"; do dmsetup suspend "$dev" || exit 10; done
-frozen=$(date +%s.%N)
-sleep "$pause"
-command=()
-for word in "$@" --next--; do
-    if [ "$word" = --next-- ]; then "${command[@]}" || exit 11; command=(); else command+=("$word"); fi
-done
-resume_all
-trap - EXIT
-end=$(date +%s.%N)
-if [ -e "$fired" ]; then echo "the watchdog resumed the members before the last snapshot" >&2; exit 12; fi
-echo "window $start $frozen $end"
-"""
+_FREEZE = packaged_script(__package__, "group_freeze.sh")  # what it does and takes: see its header
 
-# The watchdog: detached from lvmkit (setsid --fork, its own session, no terminal, no
-# pipes back), it resumes every member after the timeout unless it is stopped first.
-_WATCHDOG = r"""
-exec </dev/null >/dev/null 2>&1
-pidfile=$1; fired=$2; timeout=$3; shift 3
-echo $$ > "$pidfile"
-sleep "$timeout"
-touch "$fired"
-for dev; do dmsetup resume "$dev"; done
-rm -f "$pidfile"
-"""
+_WATCHDOG = packaged_script(__package__, "group_watchdog.sh")
 
 # Stops the watchdog's whole session (bash and its sleep) if it still runs.
 _STOP_WATCHDOG = r"""
