@@ -64,7 +64,7 @@ class Race:
 def overhead_table(seed: Contender, lvmkits: list[Contender], data: str) -> Table:
     table = Table(
         "1. lvmkit against the seed's script",
-        f"The seed's script (read from `../shared/seed/`, only its variables set) and `lvmkit backup "
+        f"The seed's script (read from the seed document, only its variables set) and `lvmkit backup "
         f"--engine fsarchiver`, both with fsarchiver `{SEED_FSAOPTS}` (zstd level 3, 2 threads: lvmkit's "
         f"defaults), both run on the target, backing up the same volume ({data}) into the same "
         f"destination volume. Caches are dropped before every run, as for a nightly backup. The runs "

@@ -2,7 +2,8 @@
 
 Every time is taken on the target itself (bash's $EPOCHREALTIME around the command), so
 the SSH round trip that brings the command there is not in it. lvmkit runs on the target
-too (`--host local`, from this checkout, which the lab guest sees at the same path), as
+too (`--host local`, from this checkout, which the lab guest sees at the same path wherever
+it lives, read-only: docs/lab.md), as
 the seed's script does: the comparison is of the work, not of the way it is started.
 """
 
@@ -87,7 +88,8 @@ class Workbench:
     def lvmkit_argv(self, *args: str, tree: Path | None = None) -> list[str]:
         """lvmkit from this checkout (or another tree), run by the target's python3.
 
-        The lab guest sees this machine's files, but not /root where the virtual
+        The lab guest sees this machine's files and the checkout the lab was started from
+        (with its .venv), but not the rest of /root, /tmp and /run, where a virtual
         environment's interpreter may live: its packages are put on the path instead (the
         guest's python3 is the same Debian 3.11). Versions before 9d55b79 import Jupyter's
         client for every command.
@@ -108,7 +110,8 @@ class Workbench:
         if self.run(["test", "-f", str(marker)], check=False).returncode != 0:
             raise BenchmarkError(
                 f"the lab guest does not see {self.repo}: it sees the host's files except /root, /tmp "
-                f"and /run; clone lvmkit elsewhere (under /work or /srv, say) to benchmark it")
+                f"and /run, and the checkout the lab was started from; start the lab from this "
+                f"checkout (lvmkit lab down; {self.repo}/.venv/bin/lvmkit lab up) to benchmark it")
 
     # --- volumes and data ----------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 """Options shared by every test tier."""
 
+pytest_plugins = ["tests.tiers", "tests.seed_document"]
+
 
 def pytest_addoption(parser):
     parser.addoption(

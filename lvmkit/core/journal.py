@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,16 +42,26 @@ class Journal:
         self.entries: list[JournalEntry] = []
         self._lock = threading.Lock()  # the snapshot watcher records from its own thread
         if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # The journal holds commands' arguments and outputs: root's alone. A directory
+            # made here is 0700; one that exists (/tmp, say) is left as it is.
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def record(self, entry: JournalEntry) -> None:
         with self._lock:
             self.entries.append(entry)
             if self.path:
-                with self.path.open("a", encoding="utf-8") as stream:
+                with _open_private(self.path) as stream:
                     stream.write(json.dumps(asdict(entry), sort_keys=True) + "\n")
 
     @staticmethod
     def read(path: Path) -> list[JournalEntry]:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
         return [JournalEntry(**json.loads(line)) for line in lines if line.strip()]
+
+
+def _open_private(path: Path):
+    """Append to `path`, created 0600; an older journal readable by others is made 0600."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    if stat.S_IMODE(os.fstat(descriptor).st_mode) & 0o077:
+        os.fchmod(descriptor, 0o600)
+    return os.fdopen(descriptor, "a", encoding="utf-8")

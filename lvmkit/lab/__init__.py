@@ -2,7 +2,9 @@
 
 On a host whose kernel has device-mapper, the lab is a loop-backed volume group on the
 host itself. On a host without it, the lab is a QEMU guest under software emulation
-(see `vm.py`) with the same volume group inside. Both are built by `vagrant/provision.sh`.
+(see `vm.py`) with the same volume group inside. Both are built by `vagrant/provision.sh`
+of this checkout, which the guest sees at the same path wherever the checkout lives.
+The design, and the measured behaviour the code relies on, are in docs/lab.md.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from lvmkit.core.host import Host, utc_now
 from lvmkit.lab import vm
 from lvmkit.lab.paths import LabPaths
 
-PROVISION_SCRIPT = Path(__file__).resolve().parents[2] / "vagrant" / "provision.sh"
+CHECKOUT = Path(__file__).resolve().parents[2]  # the repository this lvmkit runs from
+PROVISION_SCRIPT = CHECKOUT / "vagrant" / "provision.sh"
 LAB_VG = "labvg"
 
 
@@ -74,7 +77,7 @@ def up(local: Host, paths: LabPaths, *, port: int | None = None, use_vm: bool | 
             port = vm.free_port()
         else:
             vm.check_port_free(port)
-        pid = vm.boot(local, paths, port)
+        pid = vm.boot(local, paths, port, CHECKOUT)
         state = LabState(kind="vm", started=utc_now().isoformat(), port=port, pid=pid)
         try:
             vm.guest_host(paths, port, local).run(_provision_argv(paths, []), changes=True, timeout=900)

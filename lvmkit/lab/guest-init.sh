@@ -16,10 +16,15 @@ mount -t devtmpfs devtmpfs /dev
 # load order from `modprobe --show-depends`: dependencies first
 while read -r module; do insmod "$module" 2>/dev/null || echo "lvmkit-init: insmod $module failed"; done </modules.load
 
+# The host paths the guest needs (lvmkit refuses paths with whitespace, quotes or globs).
 lab_dir=
+checkout=
 # shellcheck disable=SC2013  # the kernel's command line is one line of words: split it into words
 for word in $(cat /proc/cmdline); do
-    case $word in lvmkit.labdir=*) lab_dir=${word#lvmkit.labdir=} ;; esac
+    case $word in
+        lvmkit.labdir=*) lab_dir=${word#lvmkit.labdir=} ;;
+        lvmkit.checkout=*) checkout=${word#lvmkit.checkout=} ;;
+    esac
 done
 
 mkdir -p /host /overlay /newroot
@@ -48,6 +53,13 @@ mount --bind /lib/modules /newroot/lib/modules
 # Room for the loop files of the lab's volume group (sparse; only written blocks use RAM).
 mkdir -p "/newroot$lab_dir/loops"
 mount -t tmpfs -o size=80% loops "/newroot$lab_dir/loops"
+# The lab's keys and sshd_config, and the checkout of lvmkit (its provisioning script, and
+# lvmkit itself for the benchmarks), straight from the host's read-only root at the same
+# paths: the tmpfs mounts above would hide them when they live under /tmp, /run or /root.
+for path in "$lab_dir/ssh" "$checkout"; do
+    mkdir -p "/newroot$path"
+    mount --bind "/host$path" "/newroot$path"
+done
 # The read-write channel: the host's $lab_dir/share appears at the same path in the guest.
 mkdir -p "/newroot$lab_dir/share"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 labshare "/newroot$lab_dir/share"

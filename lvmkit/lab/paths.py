@@ -1,4 +1,8 @@
-"""Where the lab keeps its kernel, keys and the state of a running lab."""
+"""Where the lab keeps its kernel, keys and the state of a running lab.
+
+LVMKIT_LAB_DIR moves the whole lab (default /var/lib/lvmkit-lab); LVMKIT_LAB_CACHE moves
+only its kernel and initramfs, so that several labs share one download and one build.
+"""
 
 from __future__ import annotations
 
@@ -12,14 +16,17 @@ DEFAULT_LAB_DIR = Path("/var/lib/lvmkit-lab")
 @dataclass(frozen=True)
 class LabPaths:
     root: Path
+    shared_cache: Path | None = None  # another lab's cache, used instead of this lab's own
 
     @classmethod
     def default(cls) -> "LabPaths":
-        return cls(Path(os.environ.get("LVMKIT_LAB_DIR", DEFAULT_LAB_DIR)))
+        shared_cache = os.environ.get("LVMKIT_LAB_CACHE")
+        return cls(Path(os.environ.get("LVMKIT_LAB_DIR", DEFAULT_LAB_DIR)),
+                   Path(shared_cache) if shared_cache else None)
 
     @property
     def cache(self) -> Path:  # kernel and initramfs, kept across labs
-        return self.root / "cache"
+        return self.shared_cache or self.root / "cache"
 
     @property
     def ssh(self) -> Path:  # keys, kept across labs so known_hosts stays valid

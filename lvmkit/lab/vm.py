@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import time
@@ -18,12 +19,22 @@ GUEST_MEMORY_MIB = 4096
 GUEST_CPUS = 2
 BOOT_TIMEOUT_S = 240
 HOST_KEY_ALIAS = "lvmkit-lab"
+# The guest's init splits /proc/cmdline at whitespace, unquoted: a path it is given must
+# be one word without quotes or glob characters; and no comma, which ends a value in
+# QEMU's -virtfs option.
+KERNEL_PARAMETER_PATH = re.compile(r"/[A-Za-z0-9._:@%+=~/-]*")
+KERNEL_COMMAND_LINE_MAX = 2047  # x86's COMMAND_LINE_SIZE is 2048 bytes, NUL included
 HOST_TOOLS = ["qemu-system-x86_64", "ssh", "ssh-keygen", "busybox", "cpio", "modprobe",
               "depmod", "apt-get", "dpkg-deb", "sshd"]
 
 
-def boot(host: Host, paths: LabPaths, port: int) -> int:
-    """Start the guest in the background; return QEMU's pid once SSH answers."""
+def boot(host: Host, paths: LabPaths, port: int, checkout: Path) -> int:
+    """Start the guest in the background; return QEMU's pid once SSH answers.
+
+    `checkout` (this repository) appears read-only at the same path in the guest, wherever
+    it is: the guest runs the repository's provisioning script and, in benchmarks, lvmkit.
+    """
+    command_line = kernel_command_line(paths, checkout)
     host.require_tools(HOST_TOOLS)
     kernel = ensure_kernel(host, paths.cache)
     initramfs = ensure_initramfs(host, kernel, paths.cache)
@@ -37,8 +48,7 @@ def boot(host: Host, paths: LabPaths, port: int) -> int:
         "-accel", "tcg",
         "-m", str(GUEST_MEMORY_MIB), "-smp", str(GUEST_CPUS),
         "-kernel", str(kernel.vmlinuz), "-initrd", str(initramfs),
-        # panic=-1 with -no-reboot: a guest that panics ends QEMU instead of looping.
-        "-append", f"console=ttyS0 rdinit=/init panic=-1 quiet lvmkit.labdir={paths.root}",
+        "-append", command_line,
         "-no-reboot",
         "-display", "none", "-monitor", "none",
         "-serial", f"file:{paths.console_log}",
@@ -59,6 +69,32 @@ def boot(host: Host, paths: LabPaths, port: int) -> int:
         stop(pid)
         raise
     return pid
+
+
+def kernel_command_line(paths: LabPaths, checkout: Path) -> str:
+    """The guest kernel's command line; refuses paths the guest's init could not read from it."""
+    words = [
+        # panic=-1 with QEMU's -no-reboot: a guest that panics ends QEMU instead of looping.
+        "console=ttyS0", "rdinit=/init", "panic=-1", "quiet",
+        _path_parameter("labdir", paths.root, "the lab directory", "set LVMKIT_LAB_DIR to such a path"),
+        _path_parameter("checkout", checkout, "this checkout of lvmkit", "clone the repository to such a path"),
+    ]
+    command_line = " ".join(words)
+    if len(command_line) > KERNEL_COMMAND_LINE_MAX:
+        raise LabError(f"the lab guest's kernel command line would be {len(command_line)} bytes, over the "
+                       f"kernel's {KERNEL_COMMAND_LINE_MAX}: use shorter paths for LVMKIT_LAB_DIR and the "
+                       f"checkout ({paths.root}, {checkout})")
+    return command_line
+
+
+def _path_parameter(name: str, path: Path, what: str, remedy: str) -> str:
+    text = str(path)
+    if not KERNEL_PARAMETER_PATH.fullmatch(text):
+        odd = sorted({c for c in text if not KERNEL_PARAMETER_PATH.fullmatch(f"/{c}")})
+        named = ", ".join(repr(c) for c in odd) if odd else "a relative path"
+        raise LabError(f"{what}, {text!r}, cannot be given to the lab guest on its kernel command line "
+                       f"({named}): it takes absolute paths of letters, digits and ._:@%+=~/- only; {remedy}")
+    return f"lvmkit.{name}={text}"
 
 
 def guest_host(paths: LabPaths, port: int, local: Host) -> SshHost:

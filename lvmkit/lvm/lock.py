@@ -8,10 +8,15 @@ sees half a lock. Only its own run removes it (`release`), or `lvmkit cleanup` o
 holder is provably dead; a lock is never taken over silently.
 
 The lock is on the target; whether its holder lives can be told only on the controller,
-the machine whose Python process wrote it. The holder is dead when the lock names this
-controller and no process has its pid, or the process with that pid is no longer lvmkit
-(a pid reused by another program, or a zombie). A holder on another controller is
-`alive=None`: unknown, and treated as alive.
+the machine whose Python process wrote it. A lock names its holder by the controller's
+machine id (/etc/machine-id), its boot id, the pid and the process's start time, not by
+hostname: cloned VMs and containers share hostnames, and judging another controller's
+live run dead would let `cleanup` remove its snapshot. The holder is dead when the lock
+names this machine and either an earlier boot of it (no process survives a reboot) or, in
+this boot, a pid that no process has, or has with another start time (the pid was
+reused). A holder on another machine is `alive=None`: unknown, and treated as alive.
+Locks of lvmkit 0.1 carry only a hostname: for them, the hostname and the process's
+command line decide, as they did then.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import os
 import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterator
 
 from lvmkit.core.errors import CommandError, LvmkitError
@@ -123,6 +129,7 @@ def acquire(host: Host, vg: str, lv: str, run_id: str, command: str, *,
     content = json.dumps({
         "run_id": run_id, "origin": f"{vg}/{lv}", "controller": hostname or socket.gethostname(),
         "pid": os.getpid(), "command": command, "started": utc_now().isoformat(timespec="seconds"),
+        **this_controller(), "pid_start": process_start(os.getpid()),
     })
     if host.dry_run:  # the creation below is only planned: say now whether it would fail
         held = read_lock(host, path, hostname=hostname, cmdline_of=cmdline_of)
@@ -208,14 +215,50 @@ def parse_lock(path: str, content: str, *, hostname: str | None = None,
         bad.append("pid")
     if bad:
         return LockInfo(path, content, problem=f"missing or malformed: {', '.join(bad)}")
-    alive = holder_alive(data["controller"], pid, hostname=hostname, cmdline_of=cmdline_of)
+    if isinstance(data.get("machine_id"), str):
+        alive = holder_alive_by_identity(data, pid)
+    else:
+        alive = holder_alive(data["controller"], pid, hostname=hostname, cmdline_of=cmdline_of)
     return LockInfo(path, content, data["run_id"], data["origin"], data["controller"], pid,
                     data["command"], data["started"], alive)
 
 
+def this_controller() -> dict:
+    """This machine's identity as a lock records it; empty where the system keeps none."""
+    identity = {}
+    for key, path in (("machine_id", "/etc/machine-id"), ("boot_id", "/proc/sys/kernel/random/boot_id")):
+        try:
+            identity[key] = Path(path).read_text().strip()
+        except OSError:
+            return {}
+    return identity if all(identity.values()) else {}
+
+
+def process_start(pid: int) -> str | None:
+    """When process `pid` started (clock ticks since boot, /proc/PID/stat field 22); None if no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces: split after it.
+    return stat.rpartition(")")[2].split()[19]
+
+
+def holder_alive_by_identity(lock: dict, pid: int) -> bool | None:
+    """True/False when the lock's machine is this one; None (cannot tell) otherwise."""
+    here = this_controller()
+    if not here or lock.get("machine_id") != here["machine_id"]:
+        return None
+    if lock.get("boot_id") != here["boot_id"]:
+        return False  # written in an earlier boot of this machine: its process is gone
+    started = process_start(pid)
+    return started is not None and started == lock.get("pid_start")
+
+
 def holder_alive(controller: str, pid: int, *, hostname: str | None = None,
                  cmdline_of: CmdlineOf | None = None) -> bool | None:
-    """True/False when `controller` is this machine; None (cannot tell) otherwise."""
+    """For a lock of lvmkit 0.1 (a hostname only): True/False when `controller` is this
+    machine's hostname; None (cannot tell) otherwise."""
     if controller != (hostname or socket.gethostname()):
         return None
     argv = (cmdline_of or controller_cmdline)(pid)

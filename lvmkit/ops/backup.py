@@ -38,6 +38,7 @@ from lvmkit.archive.manifest import (
 )
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import DEBIAN_PACKAGE, Host, utc_now
+from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.progress import Progress
@@ -68,6 +69,9 @@ class BackupRequest:
     engine_options: dict[str, str] = field(default_factory=dict)
     keep_snapshot_on_failure: bool = False
     guard: GuardSettings = GuardSettings()  # watching the snapshot: thresholds, autoextend
+
+    def __post_init__(self):
+        target_path(self.dest, "--dest")
 
 
 @dataclass
@@ -202,7 +206,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
             [snapshot.create_argv()],
             undo_commands=[snapshot.remove_argv()],
             undo=lambda host: _remove_snapshot(host, run),
-            # lvcreate can fail half-way and leave the volume behind (LAB-NOTES): arm first.
+            # lvcreate can fail half-way and leave the volume behind (docs/lab.md): arm first.
             undo_armed_before=True,
             keep_on_failure=run.request.keep_snapshot_on_failure,
         ),

@@ -27,6 +27,7 @@ from typing import Collection
 
 from lvmkit.core.errors import CommandError, LvmkitError
 from lvmkit.core.host import Host
+from lvmkit.core.paths import target_path
 from lvmkit.core.runs import RUN_ID, RUN_MARKER, RUN_ROOT
 from lvmkit.core.scripts import packaged_script
 from lvmkit.lvm.lock import CmdlineOf, LockInfo, list_locks, remove_if_same
@@ -152,6 +153,8 @@ def find_stale(host: Host, *, destinations: Collection[str] = (), only_runs: Col
     `only_runs` limits everything to those run_ids: for tests that share a host with other
     runs which hold no lock, and for an operator who wants one run's leftovers gone.
     """
+    for dest in destinations:
+        target_path(dest, "--dest")
     state = StaleState(host.name)
     wanted = (lambda run_id: True) if only_runs is None else (lambda run_id: run_id in only_runs)
 

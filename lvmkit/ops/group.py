@@ -3,7 +3,7 @@
 The seed's example, on two volumes: uploads on one, the database that refers to them on
 the other. Snapshots taken one after the other can restore rows whose files are missing.
 
-The mechanism (measured on Debian 12, kernel 6.1, LVM 2.03.16; see LAB-NOTES): suspend
+The mechanism (measured on Debian 12, kernel 6.1, LVM 2.03.16; see docs/lab.md): suspend
 every mounted member's device first (`dmsetup suspend` also freezes its filesystem), then
 `lvcreate -s` each member in turn; each lvcreate resumes its own origin. Every snapshot
 shows the instant at which the last member was suspended. `fsfreeze` followed by lvcreate
@@ -45,6 +45,7 @@ from lvmkit.archive.manifest import (
 )
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id
@@ -100,6 +101,9 @@ class GroupRequest:
     post_snapshot: Hook | None = None
     freeze_timeout_s: float = 30.0  # the watchdog resumes every member after this long
     hold_window_s: float = 0.0  # drills and tests: stay frozen this long inside the window
+
+    def __post_init__(self):
+        target_path(self.dest, "--dest")
 
 
 @dataclass
@@ -397,6 +401,7 @@ def _freeze_supported(host: Host) -> Check:
 
 def restore_group(host: Host, archive_set: str, suffix: str, *, log=None) -> list:
     """Restore every member to a new volume VG/LV<suffix> beside its origin, each proved."""
+    target_path(archive_set, "group archive set")
     manifest = read_manifest(host, archive_set)
     if not isinstance(manifest, GroupManifest):
         raise UsageError(f"{archive_set} is not a consistency group's archive set: use `lvmkit restore`")

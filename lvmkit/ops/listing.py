@@ -9,6 +9,7 @@ from datetime import datetime
 from lvmkit.archive.archive_set import MANIFEST, ArchiveError, read_file
 from lvmkit.archive.manifest import GroupManifest, Manifest, from_json
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.paths import target_path
 from lvmkit.core.sizes import human
 
 
@@ -26,6 +27,9 @@ class ListedSet:
 
 
 def list_sets(host: Host, directory: str) -> list[ListedSet]:
+    # find takes no `--`: only an absolute path keeps a directory from being read as an
+    # expression (`find -delete ...` deletes).
+    target_path(directory, "directory")
     found = host.run(["find", directory, "-mindepth", "2", "-maxdepth", "2", "-name", MANIFEST,
                       "-printf", "%h\\0"]).stdout
     sets = [_read_set(host, path) for path in found.split("\0") if path]

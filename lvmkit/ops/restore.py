@@ -17,6 +17,7 @@ from lvmkit.archive.engines.base import Engine
 from lvmkit.archive.manifest import GroupManifest, Manifest, read_manifest
 from lvmkit.core.errors import UsageError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import RUN_ROOT, new_run_id, root_check
@@ -36,6 +37,9 @@ class RestoreRequest:
     confirm: str | None = None  # must repeat `to`
     to_new: str | None = None  # VG/NAME of a volume to create
     scratch: bool = False  # a throwaway volume (deep verify): tagged for `lvmkit cleanup`
+
+    def __post_init__(self):
+        target_path(self.archive, "archive set")
 
 
 @dataclass

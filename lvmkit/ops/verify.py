@@ -16,6 +16,7 @@ from lvmkit.archive.engines import get_engine
 from lvmkit.archive.manifest import GroupManifest, Manifest
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.paths import target_path
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
 from lvmkit.ops.restore import RestoreRequest, check_archive
@@ -42,6 +43,7 @@ class VerifyResult:
 
 def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str | None = None,
            log=None) -> VerifyResult:
+    target_path(archive_set, "archive set")
     checks = Preflight()
     manifest = check_archive(host, archive_set, checks)
     if isinstance(manifest, GroupManifest):

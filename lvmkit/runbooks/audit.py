@@ -11,8 +11,10 @@ the folder. So the chain covers every byte of every record, and `verify` finds:
   sequence number is out of place).
 
 Rewriting the whole chain from an edited line on is possible for whoever can write the
-log; against that, keep the head hash somewhere else (the change ticket) and check it
-with `lvmkit audit verify DIR --head HASH`.
+log, and so is cutting its last lines off cleanly; against both, keep the head hash that
+each run reports somewhere else (the change ticket) and check it with
+`lvmkit audit verify DIR --head HASH`: any head the chain passes through is accepted (a
+later run appends to the chain, it does not invalidate an earlier ticket's head).
 """
 
 from __future__ import annotations
@@ -40,8 +42,8 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def line_hash(line: str) -> str:
-    return hashlib.sha256(line.encode("utf-8")).hexdigest()
+def line_hash(line: str | bytes) -> str:
+    return hashlib.sha256(line if isinstance(line, bytes) else line.encode("utf-8")).hexdigest()
 
 
 def folder_files(folder: Path) -> dict[str, str]:
@@ -83,17 +85,28 @@ class AuditReport:
     lines: int = 0
     head: str = GENESIS
     problems: list[str] = field(default_factory=list)
+    given_head: str | None = None
+    given_head_line: int | None = None  # the line whose hash is the given head (0: the empty log)
 
     @property
     def intact(self) -> bool:
         return not self.problems
 
     def render(self) -> str:
-        if self.intact:
-            return (f"audit log intact: {self.lines} record{'s' if self.lines != 1 else ''}, every file as recorded; "
-                    f"head {self.head}")
-        return "\n".join([f"AUDIT FAILED: {len(self.problems)} problem(s) in {self.records}:",
-                          *[f"  {p}" for p in self.problems]])
+        if not self.intact:
+            return "\n".join([f"AUDIT FAILED: {len(self.problems)} problem(s) in {self.records}:",
+                              *[f"  {p}" for p in self.problems]])
+        lines = [f"audit log intact: {self.lines} record{'s' if self.lines != 1 else ''}, every file as recorded; "
+                 f"head {self.head}"]
+        if self.given_head is None:
+            lines.append("no --head given: records cut off the end of the log cleanly would not show; "
+                         "give a head kept elsewhere (a change ticket) to rule that out")
+        else:
+            later = self.lines - self.given_head_line
+            lines.append(f"the given head is line {self.given_head_line} of the chain"
+                         + (f"; {later} record{'s' if later != 1 else ''} appended since" if later else
+                            " (the last line)"))
+        return "\n".join(lines)
 
 
 def verify(records: Path, *, head: str | None = None) -> AuditReport:
@@ -107,8 +120,14 @@ def verify(records: Path, *, head: str | None = None) -> AuditReport:
     report.lines = len(lines)
     named: dict[str, int] = {}
     previous = GENESIS
+    heads = [GENESIS]  # the head after each line: a head kept elsewhere must be one of them
     for number, line in enumerate(lines, 1):
         where = f"{AUDIT_LOG} line {number}"
+        if isinstance(line, bytes):
+            report.problems.append(f"{where} is not UTF-8 text: damaged or edited")
+            previous = line_hash(line)
+            heads.append(previous)
+            continue
         try:
             entry = json.loads(line)
             if not isinstance(entry, dict):
@@ -116,6 +135,7 @@ def verify(records: Path, *, head: str | None = None) -> AuditReport:
         except ValueError:
             report.problems.append(f"{where} is not a JSON object: edited")
             previous = line_hash(line)
+            heads.append(previous)
             continue
         if entry.get("prev") != previous:
             report.problems.append(f"{where} does not chain to the line before it (prev {entry.get('prev')}, "
@@ -124,6 +144,7 @@ def verify(records: Path, *, head: str | None = None) -> AuditReport:
             report.problems.append(f"{where} has sequence number {entry.get('seq')}: lines were deleted, "
                                    f"added or reordered")
         previous = line_hash(line)
+        heads.append(previous)
         record = entry.get("record")
         if not isinstance(record, str) or not record or "/" in record or record in NOT_RECORDS or record.startswith("."):
             report.problems.append(f"{where} names no valid record folder: {record!r}")
@@ -137,9 +158,13 @@ def verify(records: Path, *, head: str | None = None) -> AuditReport:
     for path in sorted(records.iterdir()):
         if path.name not in NOT_RECORDS and path.name not in named:
             report.problems.append(f"{path.name} is not in {AUDIT_LOG}: added (or a run still in progress)")
-    if head is not None and head != report.head:
-        report.problems.append(f"the head of the chain is {report.head}, not {head} as kept elsewhere: "
-                               f"the log was cut short or rewritten")
+    if head is not None:
+        report.given_head = head
+        if head in heads:
+            report.given_head_line = heads.index(head)
+        else:
+            report.problems.append(f"the chain never passes through the head {head} kept elsewhere (its head is "
+                                   f"{report.head}): the log was cut short or rewritten")
     return report
 
 
@@ -176,8 +201,15 @@ def _check_record(folder: Path, entry: dict, where: str, problems: list[str]) ->
         problems.append(f"record {name}: {file} was added after the run")
 
 
-def _lines(path: Path) -> list[str]:
+def _lines(path: Path) -> list[str | bytes]:
+    """The log's lines as text; a line that is not UTF-8 stays bytes (verify reports it)."""
     if not path.exists():
         return []
-    text = path.read_text(encoding="utf-8")
-    return [line for line in text.split("\n") if line != ""]
+    lines = []
+    for raw in path.read_bytes().split(b"\n"):
+        if raw:
+            try:
+                lines.append(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                lines.append(raw)
+    return lines

@@ -151,7 +151,8 @@ def cmd_audit_verify(args, journal: Journal) -> int:
     report = audit.verify(records, head=args.head)
     if args.json:
         print(json.dumps({"records": str(records), "lines": report.lines, "head": report.head,
-                          "intact": report.intact, "problems": report.problems}, indent=2))
+                          "given_head_line": report.given_head_line, "intact": report.intact,
+                          "problems": report.problems}, indent=2))
     else:
         print(report.render())
     return 0 if report.intact else 1

@@ -22,11 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lvmkit.core.errors import LvmkitError, UsageError
+from lvmkit.core.paths import target_path
 
 TYPES = {"str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict}
 # Set by `lvmkit runbook run` itself, never with -p: where the commands go, where the
 # record is kept, and the approved plan this run must match.
 INJECTED = ("host_spec", "journal_path", "record_dir", "run_id", "approved_plan")
+# Paths on the target that reach commands: absolute and normalised (core/paths.py).
+TARGET_PATHS = ("dest", "archive")
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -119,7 +122,9 @@ def validate(runbook: str, parameters: list[Parameter], given: dict[str, object]
         else:
             try:
                 values[name] = convert(parameter, value) if as_text else checked(parameter, value)
-            except ValueError as error:
+                if name in TARGET_PATHS:
+                    target_path(values[name], name)
+            except (ValueError, UsageError) as error:
                 problems.append(str(error))
     for parameter in parameters:
         if parameter.injected or parameter.name in given:

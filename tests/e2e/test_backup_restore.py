@@ -62,8 +62,24 @@ def writer(lvm_host):
         lvm_host.run(["rm", "-rf", "--", f"{mountpoint}/writer"], changes=True)
 
 
-@pytest.mark.parametrize("engine", sorted(ENGINES))
-@pytest.mark.parametrize("origin", [lf("ext4_origin"), lf("xfs_origin")], ids=["ext4", "xfs"])
+# The default tier runs every engine once and every filesystem three times (file and block
+# engines on each); --full runs the whole matrix.
+CORE_PAIRS = {("fsarchiver", "xfs"), ("tar", "ext4"), ("dar", "xfs"), ("rsync", "ext4"), ("dd", "ext4"),
+              ("partclone", "xfs")}
+MATRIX = [
+    pytest.param(origin, engine, id=f"{fstype}-{engine}",
+                 marks=() if (engine, fstype) in CORE_PAIRS else pytest.mark.full)
+    for fstype, origin in (("ext4", lf("ext4_origin")), ("xfs", lf("xfs_origin")))
+    for engine in sorted(ENGINES)
+]
+
+
+def test_core_tier_keeps_every_engine_and_every_filesystem():
+    assert {engine for engine, _ in CORE_PAIRS} == set(ENGINES)
+    assert {fstype for _, fstype in CORE_PAIRS} == {"ext4", "xfs"}
+
+
+@pytest.mark.parametrize("origin, engine", MATRIX)
 def test_backup_while_writing_then_restore_to_new_volume_proves_snapshot_content(
     lvm_host, origin, engine, dest, writer, new_volume
 ):

@@ -81,5 +81,6 @@ def test_lab_up_while_up_refuses_and_starts_no_second_guest(lvm_host, request):
     with pytest.raises(LabError, match="a lab is up already"):
         lab.up(Host(), paths)
     assert lab.read_state(paths) == state
-    qemus = [p for p in Host().run(["pgrep", "-f", "qemu-system-x86_64"], check=False).stdout.split()]
+    # Only this lab's guests: other labs (their own LVMKIT_LAB_DIR) may run beside it.
+    qemus = Host().run(["pgrep", "-f", f"qemu-system-x86_64 .*-pidfile {paths.pidfile} "], check=False).stdout.split()
     assert qemus == [str(state.pid)] if state.kind == "vm" else qemus == []

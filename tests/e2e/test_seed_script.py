@@ -1,10 +1,13 @@
 """The seed's own script and lvmkit, same volume, same fsarchiver options: same content.
 
-The script is read at test time from ../shared/seed/ (the project does not copy it) and
-adapted only in its variables.
+The script is read at test time from the seed document (the project does not copy it; see
+benchmarks/seed.py for where it is looked for) and adapted only in its variables. Without
+the document this test is deselected (tests/conftest.py).
 """
 
 from __future__ import annotations
+
+import pytest
 
 from benchmarks.seed import seed_script
 from lvmkit.archive.archive_set import write_file
@@ -14,6 +17,8 @@ from lvmkit.ops.restore import RestoreRequest, restore
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers
+
+pytestmark = pytest.mark.seed_document
 
 
 def test_seed_script_and_lvmkit_fsarchiver_restore_to_identical_content(lvm_host, dest, unique):

@@ -206,3 +206,45 @@ def test_verify_ignores_the_plans_directory(records):
     (records / "plans").mkdir()
     (records / "plans" / ("a" * 64 + ".json")).write_text("{}")
     assert audit.verify(records).intact
+
+
+# --- heads kept elsewhere, damaged bytes ------------------------------------------------
+
+
+def test_verify_with_head_of_an_earlier_run_accepts_it_and_says_where_it_sits(records):
+    lines = log_lines(records)
+    earlier = audit.line_hash(lines[1])  # the head the second run reported into its ticket
+    report = audit.verify(records, head=earlier)
+    assert report.intact, report.problems
+    assert report.given_head_line == 2
+    assert "the given head is line 2 of the chain; 1 record appended since" in report.render()
+
+
+def test_verify_with_the_current_head_says_it_is_the_last_line(records):
+    report = audit.verify(records, head=audit.verify(records).head)
+    assert report.intact and "(the last line)" in report.render()
+
+
+def test_verify_with_a_head_the_chain_never_passes_through_fails(records):
+    assert "never passes through the head " + "f" * 64 in problems(records, head="f" * 64)
+
+
+def test_verify_with_head_from_after_records_cut_off_the_end_finds_the_cut(records):
+    head = audit.verify(records).head
+    write_lines(records, log_lines(records)[:-1])
+    found = problems(records, head=head)
+    assert "the log was cut short or rewritten" in found
+
+
+def test_verify_without_head_says_a_clean_cut_would_not_show(records):
+    assert "no --head given" in audit.verify(records).render()
+
+
+def test_verify_with_a_non_utf8_byte_reports_the_line_as_damaged(records):
+    log = records / audit.AUDIT_LOG
+    raw = log.read_bytes().split(b"\n")
+    raw[1] = raw[1].replace(b"alice", b"al\xffce")
+    log.write_bytes(b"\n".join(raw))
+    found = problems(records)
+    assert "line 2 is not UTF-8 text: damaged or edited" in found
+    assert "line 3 does not chain" in found, "the edit changed line 2's hash too"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,42 @@ def test_is_gone_with_running_process_is_false_and_with_exited_one_true():
     child.kill()
     child.wait()
     assert vm.is_gone(child.pid)
+
+
+def test_lab_paths_with_shared_cache_variable_take_the_kernel_from_there(paths, monkeypatch, tmp_path):
+    assert paths.cache == tmp_path / "lab" / "cache"
+    monkeypatch.setenv("LVMKIT_LAB_CACHE", str(tmp_path / "other-lab" / "cache"))
+    shared = LabPaths.default()
+    assert shared.cache == tmp_path / "other-lab" / "cache"
+    assert shared.ssh == tmp_path / "lab" / "ssh", "only the kernel and initramfs are shared"
+
+
+def test_kernel_command_line_carries_the_lab_directory_and_the_checkout(paths, tmp_path):
+    words = vm.kernel_command_line(paths, Path("/tmp/lvmkit")).split()
+    assert f"lvmkit.labdir={paths.root}" in words
+    assert "lvmkit.checkout=/tmp/lvmkit" in words
+
+
+@pytest.mark.parametrize("checkout", ["/tmp/my clone", "/tmp/tab\there", "/tmp/it's", "/tmp/glob*",
+                                      "/tmp/a,b", "relative/clone"])
+def test_up_from_checkout_the_guest_cannot_be_told_refuses_before_doing_anything(paths, monkeypatch, checkout):
+    monkeypatch.setattr("lvmkit.lab.CHECKOUT", Path(checkout))
+    monkeypatch.setattr("lvmkit.lab.has_device_mapper", lambda: False)
+    with pytest.raises(LabError, match=r"this checkout of lvmkit, .* cannot be given to the lab guest.*"
+                                       r"clone the repository to such a path"):
+        lab.up(Host(), paths)
+    assert not paths.root.exists()
+
+
+def test_up_with_lab_directory_the_guest_cannot_be_told_names_the_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("LVMKIT_LAB_DIR", str(tmp_path / "my lab"))
+    monkeypatch.setattr("lvmkit.lab.has_device_mapper", lambda: False)
+    with pytest.raises(LabError, match=r"the lab directory, .*' '.*set LVMKIT_LAB_DIR"):
+        lab.up(Host(), LabPaths.default())
+    assert not (tmp_path / "my lab").exists()
+
+
+def test_kernel_command_line_too_long_for_the_kernel_is_refused(tmp_path):
+    deep = LabPaths(Path("/" + "d" * 2100))
+    with pytest.raises(LabError, match="over the kernel's 2047"):
+        vm.kernel_command_line(deep, Path("/tmp/lvmkit"))

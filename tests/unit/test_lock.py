@@ -28,9 +28,12 @@ from lvmkit.lvm.lock import (
     list_locks_argv,
     lock_path,
     looks_like_lvmkit,
+    parse_lock,
+    process_start,
     release,
     remove_if_same,
     remove_if_same_argv,
+    this_controller,
 )
 
 from .conftest import ScriptedHost
@@ -290,3 +293,45 @@ def test_list_locks_script_frames_each_lock_and_skips_other_files(tmp_path):
     stdout = Host().run(list_locks_argv(str(tmp_path))).stdout
     assert stdout == "a.lock\0eyJ4IjogMX0K\0b.lock\0b2RkAGJ5dGVzCmhlcmU=\0"
     assert Host().run(list_locks_argv(str(tmp_path / "missing"))).stdout == ""
+
+
+# --- holders named by machine id, boot id and process start time ----------------------
+
+
+def identity_lock(**changes) -> str:
+    """A lock as this lvmkit writes it for this very process, with `changes` applied."""
+
+    data = {"run_id": RUN, "origin": "labvg/ext4vol", "controller": "ctl", "pid": os.getpid(),
+            "command": "backup", "started": "2026-11-26T00:00:00+00:00", **this_controller(),
+            "pid_start": process_start(os.getpid())}
+    return json.dumps({**data, **changes})
+
+
+def test_lock_of_this_very_process_is_alive():
+    assert parse_lock(LOCK, identity_lock()).alive is True
+
+
+def test_lock_of_another_machine_with_the_same_hostname_is_not_judged_dead():
+    """Cloned VMs and containers share a hostname: a dead-looking pid there proves nothing."""
+    lock = parse_lock(LOCK, identity_lock(machine_id="0" * 32, pid=999_999_999), hostname="ctl", cmdline_of=dead)
+    assert lock.alive is None
+    assert "another controller" in lock.describe()
+
+
+def test_lock_of_an_earlier_boot_of_this_machine_is_dead():
+    assert parse_lock(LOCK, identity_lock(boot_id="00000000-0000-0000-0000-000000000000")).alive is False
+
+
+def test_lock_whose_pid_was_reused_by_a_later_process_is_dead():
+    assert parse_lock(LOCK, identity_lock(pid_start="1")).alive is False
+
+
+def test_acquire_records_machine_boot_and_process_start():
+    host = InputHost()
+    host.expect(create_lock_argv(LOCK), changes=True)
+    lock = acquire(host, "labvg", "ext4vol", RUN, "backup", hostname="ctl")
+    host.assert_done()
+    data = json.loads(lock.content)
+    assert data["machine_id"] == Path("/etc/machine-id").read_text().strip()
+    assert data["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    assert data["pid_start"] == Path(f"/proc/{os.getpid()}/stat").read_text().rpartition(")")[2].split()[19]

@@ -260,7 +260,7 @@ def test_parse_lv_spec_with_invalid_part_raises(spec):
         parse_lv_spec(spec)
 
 
-# --- decoding hand-written reports (shapes from LAB-NOTES and libdm's JSON writer) ----------
+# --- decoding hand-written reports (shapes from docs/lab.md and libdm's JSON writer) --------
 
 def lv_row(**overrides):
     """One lvs row as `--reportformat json` prints it: every value a string."""
