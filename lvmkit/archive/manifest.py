@@ -13,6 +13,7 @@ which is what `lvmkit backup --json` prints.
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, fields, is_dataclass
@@ -208,8 +209,8 @@ def from_json(text: str, where: str) -> Manifest | GroupManifest:
     if "kind" not in data:
         raise ManifestError(f"{where}: manifest field kind is missing; it was not written by lvmkit")
     kind = data["kind"]
-    if kind not in _KINDS:
-        raise ManifestError(f"{where}: manifest field kind is {kind!r}, expected one of "
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise ManifestError(f"{where}: manifest field kind is {_shown(kind)}, expected one of "
                             f"{', '.join(map(repr, _KINDS))}; it was not written by lvmkit")
     return _decode(_KINDS[kind], data, f"{where}: manifest field", "")
 
@@ -229,7 +230,7 @@ def _decode(hint, value, prefix: str, path: str):
         return tuple(_decode(arguments[0], item, prefix, f"{path}[{i}]") for i, item in enumerate(value))
     if origin is dict:  # dict[str, str]: a JSON object of strings
         _expect(isinstance(value, dict), "an object", value, prefix, path)
-        return {key: _decode(arguments[1], item, prefix, f"{path}.{key}") for key, item in value.items()}
+        return {key: _decode(arguments[1], item, prefix, f"{path}.{_shown(key)}") for key, item in value.items()}
     if hint is float:  # JSON has one number type: 30 is as good as 30.0, and is kept as written
         _expect(isinstance(value, (int, float)) and not isinstance(value, bool), "a number", value, prefix, path)
         return value
@@ -249,12 +250,19 @@ def _decode_object(cls, value, prefix: str, path: str):
                             f"or was not written by lvmkit")
     unknown = sorted(set(value) - set(names))
     if unknown:
-        raise ManifestError(f"{prefix} {where}{unknown[0]} is not a field of schema {MANIFEST_SCHEMA}; "
+        raise ManifestError(f"{prefix} {where}{_shown(unknown[0])} is not a field of schema {MANIFEST_SCHEMA}; "
                             f"the archive set is damaged or was not written by lvmkit")
     return cls(**{name: _decode(hints[name], value[name], prefix, f"{where}{name}") for name in names})
 
 
 _NAMES = {str: "a string", int: "an integer", bool: "true or false"}
+_PLAIN = re.compile(r"[A-Za-z0-9_.+-]{1,80}")
+
+
+def _shown(text) -> str:
+    """A name from the manifest as an error shows it: as is if plain, else quoted and cut short
+    (a hostile manifest could carry terminal escapes, or a name of a megabyte)."""
+    return text if isinstance(text, str) and _PLAIN.fullmatch(text) else repr(text)[:80]
 
 
 def _expect(ok: bool, wanted: str, value, prefix: str, path: str) -> None:

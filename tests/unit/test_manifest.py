@@ -126,7 +126,8 @@ def test_to_dict_keeps_the_order_the_backup_builds():
     ('{"schema": 99}', "manifest schema 99 is newer than this lvmkit understands (1); use a newer lvmkit"),
     ('{"schema": 0}', "manifest schema 0 does not exist"),
     ('{"schema": 1}', "manifest field kind is missing"),
-    ('{"schema": 1, "kind": "tarball"}', "manifest field kind is 'tarball', expected one of"),
+    ('{"schema": 1, "kind": "tarball"}', "manifest field kind is tarball, expected one of"),
+    ('{"schema": 1, "kind": ["lvmkit-archive-set"]}', "manifest field kind is ['lvmkit-archive-set'], expected one of"),
     ("[" * 100000 + "]" * 100000, "nested too deeply"),
 ])
 def test_from_json_with_bad_document_names_the_file(text, message):
@@ -152,6 +153,7 @@ def test_from_json_with_bad_document_names_the_file(text, message):
      "manifest field engine.options.threads is an integer, expected a string"),
     (lambda m: m.update(origin=["labvg"]), "manifest field origin is a list, expected an object"),
     (lambda m: m.update(comment="mine"), "manifest field comment is not a field of schema 1"),
+    (lambda m: m.update({"\x1b[2Jx" * 50: 1}), "manifest field '\\x1b[2Jx\\x1b[2Jx"),
 ])
 def test_from_json_with_damaged_archive_set_manifest_names_file_and_field(change, message):
     with pytest.raises(ManifestError) as raised:
