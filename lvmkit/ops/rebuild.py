@@ -118,8 +118,7 @@ def prepare(host: Host, request: RebuildRequest, run_id: str | None = None) -> R
     checks.raise_if_failed()
     extent_size = sources[0].layout["volume_group"]["extent_size"]
     tools = sorted({*REBUILD_TOOLS, *digest_tools(),
-                    *(t for s in sources for t in get_engine(s.manifest["engine"]["name"]).tools(
-                        s.manifest["filesystem"]["type"]))})
+                    *(t for s in sources for t in get_engine(s.manifest.engine.name).tools(s.manifest.filesystem.type))})
     for check in check_target(host, request.device, request.vg, extent_size, sources, tools).checks:
         checks.add(check)
     checks.raise_if_failed()
@@ -127,7 +126,7 @@ def prepare(host: Host, request: RebuildRequest, run_id: str | None = None) -> R
 
 
 def _rebuilt(request: RebuildRequest, run_id: str, source: Source) -> Rebuilt:
-    engine = get_engine(source.manifest["engine"]["name"])
+    engine = get_engine(source.manifest.engine.name)
     target = f"{request.vg}/{source.lv}"
     device = f"/dev/{target}"
     run = restore.RestoreRun(
@@ -137,7 +136,7 @@ def _rebuilt(request: RebuildRequest, run_id: str, source: Source) -> Rebuilt:
         make_filesystem_argv(source, device, request.new_uuids))
     steps = [volume_step(request.vg, source), *restore.plan(run).steps]
     if request.new_uuids and engine.restore_makes_filesystem:
-        fstype = source.manifest["filesystem"]["type"]
+        fstype = source.manifest.filesystem.type
         steps.append(Step(f"give {device}'s filesystem a new UUID", [new_uuid_argv(fstype, device)]))
     return Rebuilt(source, run, steps)
 

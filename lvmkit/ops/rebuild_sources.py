@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from lvmkit.archive.archive_set import LAYOUT, MANIFEST, ArchiveError, load_manifest, read_file
+from lvmkit.archive.archive_set import LAYOUT, ArchiveError, read_file
+from lvmkit.archive.manifest import GroupManifest, Manifest, read_manifest
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host
 from lvmkit.ops.listing import ListedSet, list_sets
-from lvmkit.ops.restore import GROUP_KIND
 
 
 @dataclass(frozen=True)
@@ -22,16 +22,16 @@ class Source:
     """One volume to rebuild: the set it comes from, its manifest and its layout."""
 
     path: str
-    manifest: dict
+    manifest: Manifest
     layout: dict
 
     @property
     def volume(self) -> str:
-        return f"{self.manifest['origin']['vg']}/{self.manifest['origin']['lv']}"
+        return f"{self.manifest.origin.vg}/{self.manifest.origin.lv}"
 
     @property
     def lv(self) -> str:
-        return self.manifest["origin"]["lv"]
+        return self.manifest.origin.lv
 
 
 @dataclass
@@ -42,21 +42,21 @@ class Selection:
 
 
 def select_sources(host: Host, directory: str) -> Selection:
-    candidates: dict[str, list[tuple[str, dict]]] = {}
+    candidates: dict[str, list[tuple[str, Manifest]]] = {}
     verified: set[str] = set()
     for listed in list_sets(host, directory):
         for path, manifest in _volume_sets(host, listed):
-            volume = f"{manifest['origin']['vg']}/{manifest['origin']['lv']}"
+            volume = f"{manifest.origin.vg}/{manifest.origin.lv}"
             candidates.setdefault(volume, []).append((path, manifest))
             if (listed.verification or {}).get("passed"):
                 verified.add(path)
     sources, unverified, without_layout = [], [], []
     for volume, sets in sorted(candidates.items()):
-        good = sorted((s for s in sets if s[0] in verified), key=lambda s: s[1].get("ended", ""), reverse=True)
+        good = sorted((s for s in sets if s[0] in verified), key=lambda s: s[1].ended, reverse=True)
         if not good:
             unverified.append(volume)
             continue
-        with_layout = [s for s in good if "layout" in s[1]]
+        with_layout = [s for s in good if s[1].layout is not None]
         if not with_layout:
             without_layout.append(volume)
             continue
@@ -65,20 +65,22 @@ def select_sources(host: Host, directory: str) -> Selection:
     return Selection(sources, unverified, without_layout)
 
 
-def _volume_sets(host: Host, listed: ListedSet) -> list[tuple[str, dict]]:
+def _volume_sets(host: Host, listed: ListedSet) -> list[tuple[str, Manifest]]:
     """(path, manifest) of the volume sets a listed set stands for: itself, or a group's members."""
     manifest = listed.manifest
     if manifest is None:
         return []
-    if manifest.get("kind") != GROUP_KIND:
+    if not isinstance(manifest, GroupManifest):
         return [(listed.path, manifest)]
     members = []
-    for member in manifest["members"]:
-        path = f"{listed.path}/{member['archive_set']}"
+    for member in manifest.members:
+        path = f"{listed.path}/{member.archive_set}"
         try:
-            members.append((path, load_manifest(read_file(host, f"{path}/{MANIFEST}"), path)))
+            found = read_manifest(host, path)
         except (ArchiveError, LvmkitError):
             continue  # a damaged member: its volume falls back to another set, or is named unverified
+        if isinstance(found, Manifest):
+            members.append((path, found))
     return members
 
 

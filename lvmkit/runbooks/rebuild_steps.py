@@ -17,7 +17,7 @@ def prepare_rebuild(host: Host, source_dir: str, device: str, vg: str, new_uuids
     run = prepared(host, lambda: rebuild_module.prepare(host, request, run_id=run_id or None), display)
     if display:
         show(Table(["volume", "archive set", "engine", "size", "thin pool"],
-                   [[s.volume, s.path, s.manifest["engine"]["name"], s.layout["volume"]["size"],
+                   [[s.volume, s.path, s.manifest.engine.name, s.layout["volume"]["size"],
                      s.layout["volume"]["pool"] or ""] for s in (v.source for v in run.volumes)],
                    "what will be rebuilt"))
     return run

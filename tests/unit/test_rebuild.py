@@ -5,9 +5,11 @@ by tests/fixtures/record_rebuild.py, and the plan those give."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
+from lvmkit.archive.manifest import LayoutFiles, from_json
 from lvmkit.core import declared
 from lvmkit.core.batch import batch_argv
 from lvmkit.core.plan import execute
@@ -27,11 +29,18 @@ def layout(scripted_host, case: str) -> dict:
     return json.loads(json.dumps(found.layout))  # as written to layout.json and read back
 
 
+RECORDED_MANIFEST = from_json((FIXTURES / "manifest" / "single-tar-thick.json").read_text(), "recorded")
+
+
 def source(layout_: dict, engine: str = "fsarchiver") -> Source:
-    name = layout_["volume"]["name"]
-    manifest = {"schema": 1, "origin": {"vg": "labvg", "lv": name}, "engine": {"name": engine, "options": {}},
-                "filesystem": {"type": layout_["filesystem"]["type"], "size_bytes": layout_["volume"]["size"]},
-                "layout": {"file": "layout.json"}, "ended": "2026-11-30T01:00:00+00:00"}
+    """A set of the volume `layout_` describes: a manifest recorded in the lab, renamed to it."""
+    name, fs = layout_["volume"]["name"], layout_["filesystem"]
+    manifest = replace(
+        RECORDED_MANIFEST, origin=replace(RECORDED_MANIFEST.origin, lv=name, size_bytes=layout_["volume"]["size"]),
+        filesystem=replace(RECORDED_MANIFEST.filesystem, type=fs["type"], uuid=fs["uuid"],
+                           size_bytes=layout_["volume"]["size"]),
+        engine=replace(RECORDED_MANIFEST.engine, name=engine, options={}),
+        layout=LayoutFiles("layout.json", "vgcfgbackup.txt"))
     return Source(f"/backups/labvg-{name}-20261130T010000Z-0001", manifest, layout_)
 
 
@@ -48,7 +57,7 @@ def test_layout_of_recorded_ext4_volume_holds_group_volume_and_superblock(script
     ext = found["filesystem"]["ext"]
     assert found["filesystem"]["type"] == "ext4" and ext["uuid"] == found["filesystem"]["uuid"]
     assert {"has_journal", "extent", "metadata_csum"} <= set(ext["features"])
-    assert (ext["block_size"], ext["inode_size"]) == (1024, 256) or ext["block_size"] == 4096
+    assert (ext["block_size"], ext["inode_size"]) == (1024, 256)  # mke2fs.conf "small": a 256 MiB volume
     assert found["mountpoints"] == ["/srv/lvmkit-lab/ext4vol"]
 
 
@@ -112,7 +121,7 @@ def test_check_target_with_recorded_used_disk_refuses_its_signature_and_the_exis
 
 def test_check_target_with_volumes_larger_than_the_disk_gives_the_numbers(scripted_host):
     big = {"volume": {"name": "big", "size": 4 << 30, "thin": False}, "thin_pool": None}
-    checks = check(scripted_host, "blank", [Source("/b/x", {}, big)])
+    checks = check(scripted_host, "blank", [Source("/b/x", RECORDED_MANIFEST, big)])
     room = next(c for c in checks.checks if c.name == "room on the new disk")
     assert not room.passed and "1024 extents" in room.detail
 
