@@ -88,8 +88,10 @@ def _lvs(host, vg: str) -> dict:
 
 
 def test_every_set_records_its_layout_and_checksums_cover_it(lvm_host, sets):
-    sums = lvm_host.run(["find", sets, "-name", "SHA256SUMS", "-exec", "cat", "{}", "+"]).stdout
-    assert sums.count("layout.json") == 3 and sums.count("vgcfgbackup.txt") == 3
+    # each volume's own SHA256SUMS names its layout files (a group's names its members' too)
+    for own_sums in lvm_host.run(["find", sets, "-name", "layout.json", "-printf", "%h/SHA256SUMS\n"]).stdout.split():
+        sums = lvm_host.run(["cat", "--", own_sums]).stdout
+        assert " layout.json\n" in sums.replace("*", " ") and " vgcfgbackup.txt\n" in sums.replace("*", " ")
     paths = lvm_host.run(["find", sets, "-name", "layout.json"]).stdout.split()
     decoded = [json.loads(lvm_host.run(["cat", "--", path]).stdout) for path in paths]
     by_name = {layout["volume"]["name"]: layout for layout in decoded}
