@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 from pathlib import Path
 
-from lvmkit.core.errors import LvmkitError, UsageError
+from lvmkit import logs
+from lvmkit.core.errors import EXIT_FAILED, EXIT_OK, LvmkitError, UsageError, most_serious
 from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
 from lvmkit.jobs import config as config_module
@@ -18,6 +20,7 @@ from lvmkit.jobs.runner import retention_policy, run_job
 from lvmkit.ops import prune as prune_module
 from lvmkit.ops.retention import RULES, Policy
 from lvmkit.targets import connect
+from lvmkit.terminal import Terminal
 
 NOT_GIVEN = object()  # a backup flag's default, replaced by [defaults] or lvmkit's default
 
@@ -164,7 +167,7 @@ def cmd_job_show(args, journal: Journal) -> int:
 def cmd_job_check(args, journal: Journal) -> int:
     loaded = config_module.load(args.config)
     names = [args.name] if args.name else sorted(loaded.jobs)
-    failed = 0
+    codes = []
     for name in names:
         values = settings.values(settings.effective(loaded, name, args.flag_defaults))
         try:
@@ -172,10 +175,10 @@ def cmd_job_check(args, journal: Journal) -> int:
             run = requests.prepare(connect(values["host"], journal), request)
             print(f"job {name}: ready\n{run.preflight.render()}")
         except LvmkitError as error:
-            failed += 1
+            codes.append(error.exit_code)
             print(f"job {name}: NOT READY\n{error}")
-    print(f"{len(names) - failed} of {len(names)} jobs ready ({loaded.path} is valid)")
-    return 1 if failed else 0
+    print(f"{len(names) - len(codes)} of {len(names)} jobs ready ({loaded.path} is valid)")
+    return most_serious(codes)  # 3 when only preflights said no
 
 
 def cmd_job_run(args, journal: Journal) -> int:
@@ -183,13 +186,19 @@ def cmd_job_run(args, journal: Journal) -> int:
     if not args.all:
         loaded.job(args.name)  # an unknown name is refused before anything runs
     names = sorted(loaded.jobs) if args.all else [args.name]
-    results = [run_job(loaded, name, args.flag_defaults, journal) for name in names]
+    log = logs.operator_log(args, Terminal.of(sys.stderr))
+    results = [run_job(loaded, name, args.flag_defaults, journal, log) for name in names]
+    log.done()
     failed = [r for r in results if not r.ok]
-    for result in results:
-        print(f"{result.job}: {result.outcome}" + (f" -> {result.archive_set}" if result.archive_set else ""))
-    print(f"{len(results) - len(failed)} of {len(results)} jobs succeeded"
-          + (f"; failed: {', '.join(r.job for r in failed)}" if failed else ""))
-    return 1 if failed else 0
+    lines = [f"{result.job}: {result.outcome}" + (f" -> {result.archive_set}" if result.archive_set else "")
+             for result in results]
+    lines.append(f"{len(results) - len(failed)} of {len(results)} jobs succeeded"
+                 + (f"; failed: {', '.join(r.job for r in failed)}" if failed else ""))
+    if vars(args).get("under_journal"):  # the summary, as the journal's last lines of the run
+        logs.logger().log(logging.ERROR if failed else logging.INFO, "\n".join(lines))
+    else:
+        print("\n".join(lines))
+    return EXIT_FAILED if failed else EXIT_OK  # a refused job is a failed one here: the schedule missed it
 
 
 def cmd_job_install(args, journal: Journal) -> int:

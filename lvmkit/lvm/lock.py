@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from lvmkit.core.errors import CommandError, LvmkitError
+from lvmkit.core.errors import CommandError, LvmkitError, Refused
 from lvmkit.core.host import Host, utc_now
 from lvmkit.lvm.reports import validate_lv_name, validate_vg_name
 from lvmkit.lvm.watch import dm_name
@@ -66,7 +66,7 @@ DOING = {"backup": "being backed up", "restore": "being restored onto", "verify"
 CmdlineOf = Callable[[int], "list[str] | None"]
 
 
-class LockHeld(LvmkitError):
+class LockHeld(Refused):
     """Another run holds the origin's lock (or left it behind when it died)."""
 
     def __init__(self, lock: "LockInfo"):

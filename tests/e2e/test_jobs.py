@@ -95,7 +95,7 @@ origin = "{volumes['thin']}"
 
 """)
     journal = tmp_path / "journal.jsonl"
-    assert cli.main(["--journal", str(journal), "job", "check", "--config", str(config)]) == 1
+    assert cli.main(["--journal", str(journal), "job", "check", "--config", str(config)]) == 3  # refused
     assert not [e for e in Journal.read(journal) if e.changes_state], "job check changed something"
     out = capsys.readouterr().out
     assert "job a_missing: NOT READY" in out and "2 of 3 jobs ready" in out
