@@ -19,6 +19,7 @@ from lvmkit.jobs import requests, settings, units
 from lvmkit.jobs.runner import retention_policy, run_job
 from lvmkit.ops import prune as prune_module
 from lvmkit.ops.retention import RULES, Policy
+from lvmkit.runbooks.runner import default_records
 from lvmkit.targets import connect
 from lvmkit.terminal import Terminal
 
@@ -55,6 +56,9 @@ def add_commands(subparsers) -> None:
                          help="start up to this much later, to spread many servers (default 30min)")
     install.add_argument("--unit-dir", default=units.DEFAULT_UNIT_DIR, metavar="DIR",
                          help=f"where to write the units (default {units.DEFAULT_UNIT_DIR}, then enable the timer)")
+    install.add_argument("--recorded", nargs="?", const=default_records(), default=None, metavar="DIR",
+                         help="run it as the scheduled-job runbook, recorded and audited like a manual run "
+                              f"(records in DIR, default {default_records()})")
     install.add_argument("--dry-run", action="store_true", help="print the units, write nothing")
     uninstall = _action(actions, "uninstall", "remove a job's systemd service and timer", cmd_job_uninstall,
                         flag_defaults)
@@ -73,6 +77,13 @@ def add_commands(subparsers) -> None:
     prune.add_argument("--dry-run", action="store_true", help="list keep/remove with the rule, change nothing")
     prune.add_argument("--json", action="store_true")
     prune.set_defaults(handler=cmd_prune, flag_defaults=flag_defaults)
+
+
+def backup_flag_defaults() -> dict:
+    """lvmkit's own default of each backup setting, as `lvmkit job` uses them (for a runbook)."""
+    from lvmkit.cli import build_parser  # at call time: lvmkit.cli imports this module
+
+    return build_parser().parse_args(["job", "list"]).flag_defaults
 
 
 def _action(actions, name: str, help: str, handler, flag_defaults: dict):
@@ -205,7 +216,8 @@ def cmd_job_install(args, journal: Journal) -> int:
     loaded = config_module.load(args.config)
     loaded.job(args.name)
     lvmkit = shutil.which("lvmkit") or sys.argv[0]
-    made = units.render(args.name, lvmkit, str(Path(loaded.path).resolve()), args.on_calendar, args.randomized_delay)
+    made = units.render(args.name, lvmkit, str(Path(loaded.path).resolve()), args.on_calendar, args.randomized_delay,
+                        records=args.recorded)
     if args.dry_run:
         print(f"# {args.unit_dir}/{made.service_name}\n{made.service}\n# {args.unit_dir}/{made.timer_name}\n{made.timer}")
         print("(dry run: nothing was written)")
