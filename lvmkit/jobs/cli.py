@@ -21,7 +21,7 @@ from lvmkit.ops import prune as prune_module
 from lvmkit.ops.retention import RULES, Policy
 from lvmkit.runbooks.runner import default_records
 from lvmkit.targets import connect
-from lvmkit.terminal import Terminal
+from lvmkit.terminal import Terminal, add_verbose, is_verbose
 
 NOT_GIVEN = object()  # a backup flag's default, replaced by [defaults] or lvmkit's default
 
@@ -76,6 +76,7 @@ def add_commands(subparsers) -> None:
     prune.add_argument("--prune-failed", action="store_true", help="also remove sets whose verification failed")
     prune.add_argument("--dry-run", action="store_true", help="list keep/remove with the rule, change nothing")
     prune.add_argument("--json", action="store_true")
+    add_verbose(prune)
     prune.set_defaults(handler=cmd_prune, flag_defaults=flag_defaults)
 
 
@@ -202,6 +203,7 @@ def cmd_job_run(args, journal: Journal) -> int:
     log.done()
     failed = [r for r in results if not r.ok]
     lines = [f"{result.job}: {result.outcome}" + (f" -> {result.archive_set}" if result.archive_set else "")
+             + (f", {result.facts['pruned']} old set(s) pruned" if "pruned" in result.facts else "")
              for result in results]
     lines.append(f"{len(results) - len(failed)} of {len(results)} jobs succeeded"
                  + (f"; failed: {', '.join(r.job for r in failed)}" if failed else ""))
@@ -271,13 +273,17 @@ def cmd_prune(args, journal: Journal) -> int:
     if args.json:
         print(json.dumps({**decision.as_dict(), "plan": the_plan.as_dict(), "plan_sha256": the_plan.sha256,
                           "dry_run": args.dry_run}, indent=2))
-    else:
+    elif args.dry_run or is_verbose(args):  # each set with the rule that kept it
         print(decision.render())
     if args.dry_run:
         if not args.json:
             print(f"\n{the_plan.render()}\n\n(dry run: nothing was changed)")
         return 0
-    prune_module.remove(host, decision)
+    log = logs.operator_log(args, Terminal.of(sys.stderr))
+    prune_module.remove(host, decision, log)
+    log.done()
+    if not args.json and not is_verbose(args):
+        print(decision.summary())
     return 0
 
 

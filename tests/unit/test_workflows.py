@@ -12,8 +12,10 @@ import dataclasses
 
 import pytest
 
+from lvmkit import cli
 from lvmkit.core.declared import UndeclaredCommand
 from lvmkit.core.plan import StepRecord
+from lvmkit.jobs import cli as jobs_cli
 from lvmkit.ops import backup, cleanup, group, prune, restore, verify
 from lvmkit.runbooks import approval, planning, steps
 from lvmkit.runbooks.catalog import find
@@ -201,3 +203,16 @@ def test_job_run_replayed_runs_only_what_its_plans_declare(tmp_path):
     assert result.ok, result.error
     assert result.archive_set == f"{PRUNE_DEST}/pln-job"
     assert result.facts["verified"] is True and result.facts["pruned"] == 1
+
+
+def test_job_check_asks_the_recorded_preflight_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    """The replay refuses any change outside a plan's step: job check must make none."""
+    host = ReplayHost.of("backup")
+    config = tmp_path / "lvmkit.toml"
+    config.write_text(f'[jobs.pln]\norigin = "{VG}/pln_a"\ndest = "{DEST}"\nname = "{SET_NAME}"\n')
+    monkeypatch.setattr(jobs_cli, "connect", lambda spec, journal: host)
+    monkeypatch.setattr(backup, "new_run_id", lambda: RUN_IDS["backup"])
+    assert cli.main(["--journal", str(tmp_path / "journal.jsonl"), "job", "check", "--config", str(config)]) == 0
+    assert "1 of 1 jobs ready" in capsys.readouterr().out
+    first_change = next(i for i, entry in enumerate(ReplayHost.of("backup").recording) if entry["changes_state"])
+    assert len(host.executed) == first_change, "every query before the backup's first change, and nothing else"
