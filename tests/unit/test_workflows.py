@@ -207,12 +207,11 @@ def test_job_run_replayed_runs_only_what_its_plans_declare(tmp_path):
 
 def test_job_check_asks_the_recorded_preflight_and_changes_nothing(tmp_path, monkeypatch, capsys):
     """The replay refuses any change outside a plan's step: job check must make none."""
-    host = ReplayHost.of("backup")
-    config = tmp_path / "lvmkit.toml"
-    config.write_text(f'[jobs.pln]\norigin = "{VG}/pln_a"\ndest = "{DEST}"\nname = "{SET_NAME}"\n')
+    host = ReplayHost.of("job")
     monkeypatch.setattr(jobs_cli, "connect", lambda spec, journal: host)
-    monkeypatch.setattr(backup, "new_run_id", lambda: RUN_IDS["backup"])
-    assert cli.main(["--journal", str(tmp_path / "journal.jsonl"), "job", "check", "--config", str(config)]) == 0
+    monkeypatch.setattr(backup, "new_run_id", lambda: RUN_IDS["job"])
+    argv = ["--journal", str(tmp_path / "journal.jsonl"), "job", "check", "--config", str(config_path(tmp_path))]
+    assert cli.main(argv) == 0
     assert "1 of 1 jobs ready" in capsys.readouterr().out
-    first_change = next(i for i, entry in enumerate(ReplayHost.of("backup").recording) if entry["changes_state"])
-    assert len(host.executed) == first_change, "every query before the backup's first change, and nothing else"
+    first_change = next(i for i, entry in enumerate(ReplayHost.of("job").recording) if entry["changes_state"])
+    assert len(host.executed) == first_change, "every query before the job's first change, and nothing else"
