@@ -11,9 +11,9 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from lvmkit import __version__, lab
+from lvmkit import __version__, lab, logs
 from lvmkit.archive.engines import ENGINES
-from lvmkit.core.errors import LvmkitError, UsageError
+from lvmkit.core.errors import EXIT_SIGINT, EXIT_SIGTERM, LvmkitError, UsageError
 from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
 from lvmkit.core.sizes import human
@@ -31,7 +31,7 @@ from lvmkit.ops.status import read_status, render
 from lvmkit.rebuild_cli import add_command as add_rebuild_command
 from lvmkit.runbooks.cli import add_commands as add_runbook_commands
 from lvmkit.targets import connect, default_journal_path
-from lvmkit.terminal import OperatorLog, Terminal, add_verbose, is_verbose
+from lvmkit.terminal import Terminal, add_verbose, is_verbose
 
 LIST_SHOWN = 5  # archive sets `lvmkit list` shows, newest first; -v shows every one
 
@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true",
                         help="every detail on the terminal: each step, the preflight's every check, "
                              "a runbook's cell-by-cell log (also after the command: backup -v ...)")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="only warnings, errors and the result (also after the command)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     status = commands.add_parser("status", help="volume groups, volumes and snapshots of the host")
@@ -286,9 +288,9 @@ def cmd_cleanup(args, journal: Journal) -> int:
     return 0 if report.clean else 1
 
 
-def operator_log(args) -> OperatorLog:
-    """Where an operation's step lines, warnings and details go (see lvmkit.terminal)."""
-    return OperatorLog(Terminal.of(sys.stderr), is_verbose(args))
+def operator_log(args):
+    """Where an operation's step lines, warnings and details go (see lvmkit.logs)."""
+    return logs.operator_log(args, Terminal.of(sys.stderr))
 
 
 def seconds_between(start: str, end: str) -> float:
@@ -369,18 +371,20 @@ def main(argv: list[str] | None = None) -> int:
     # Every write to stderr (the progress lines too) passes the Terminal, which keeps its
     # live line from wrapping and clears it before a permanent line.
     terminal = Terminal(sys.stderr)
+    args.under_journal = logs.configure(args, terminal, sys.stderr)
+    log = logs.logger()
     try:
         with contextlib.redirect_stderr(terminal):
             return args.handler(args, journal)
-    except LvmkitError as error:
-        terminal.line(f"lvmkit: {error}")
-        return 2 if isinstance(error, UsageError) else 1
+    except LvmkitError as error:  # the exit codes: lvmkit.core.errors
+        log.error(f"lvmkit: {error}")
+        return error.exit_code
     except KeyboardInterrupt:
-        terminal.line("lvmkit: interrupted (SIGINT); what was done has been undone")
-        return 130
+        log.error("lvmkit: interrupted (SIGINT); what was done has been undone")
+        return EXIT_SIGINT
     except Terminated:
-        terminal.line("lvmkit: terminated (SIGTERM); what was done has been undone")
-        return 143
+        log.error("lvmkit: terminated (SIGTERM); what was done has been undone")
+        return EXIT_SIGTERM
     finally:
         signal.signal(signal.SIGTERM, previous)
 

@@ -106,12 +106,13 @@ class OperatorLog:
 
     Quiet (the default): a plan's step lines are the live line, notable lines (warnings,
     undo) are permanent, other details (the preflight's every check) are left out; they
-    are all in the journal and with -v. A line that starts with whitespace continues the
-    one before and is shown or left out with it.
+    are all in the journal and with -v. With -q (quiet) only the notable lines are shown.
+    A line that starts with whitespace continues the one before and is shown or left out
+    with it.
     """
 
-    def __init__(self, terminal: Terminal, verbose: bool = False):
-        self.terminal, self.verbose = terminal, verbose
+    def __init__(self, terminal: Terminal, verbose: bool = False, quiet: bool = False):
+        self.terminal, self.verbose, self.quiet = terminal, verbose, quiet and not verbose
         self._last = "detail"
 
     def __call__(self, message: str) -> None:
@@ -126,7 +127,7 @@ class OperatorLog:
             self._last = kind
         if self.verbose:
             self.terminal.line(text)
-        elif kind == "step":
+        elif kind == "step" and not self.quiet:
             self.terminal.status(text)
         elif kind == "notable":
             self.terminal.line(text)
@@ -166,10 +167,12 @@ def _width(stream) -> int:
 
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:
-    """`-v` after a command, as well as before it (`lvmkit -v ...`)."""
+    """`-v` and `-q` after a command, as well as before it (`lvmkit -v ...`)."""
     # SUPPRESS: a default here would overwrite the -v given before the command.
     parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="every detail on the terminal (a runbook: papermill's cell-by-cell log)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="only warnings, errors and the result")
 
 
 def is_verbose(args: argparse.Namespace) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from lvmkit.core.errors import LvmkitError
+from lvmkit.core.errors import Refused
 
 
 @dataclass(frozen=True)
@@ -14,7 +14,7 @@ class Check:
     detail: str
 
 
-class PreflightError(LvmkitError):
+class PreflightError(Refused):
     def __init__(self, checks: list[Check]):
         self.checks = checks
         failed = [c for c in checks if not c.passed]

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 from pathlib import Path
 
-from lvmkit.core.errors import LvmkitError, UsageError
+from lvmkit import logs
+from lvmkit.core.errors import EXIT_FAILED, EXIT_OK, LvmkitError, UsageError, most_serious
 from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
 from lvmkit.jobs import config as config_module
@@ -17,7 +19,9 @@ from lvmkit.jobs import requests, settings, units
 from lvmkit.jobs.runner import retention_policy, run_job
 from lvmkit.ops import prune as prune_module
 from lvmkit.ops.retention import RULES, Policy
+from lvmkit.runbooks.runner import default_records
 from lvmkit.targets import connect
+from lvmkit.terminal import Terminal, add_verbose, is_verbose
 
 NOT_GIVEN = object()  # a backup flag's default, replaced by [defaults] or lvmkit's default
 
@@ -52,6 +56,9 @@ def add_commands(subparsers) -> None:
                          help="start up to this much later, to spread many servers (default 30min)")
     install.add_argument("--unit-dir", default=units.DEFAULT_UNIT_DIR, metavar="DIR",
                          help=f"where to write the units (default {units.DEFAULT_UNIT_DIR}, then enable the timer)")
+    install.add_argument("--recorded", nargs="?", const=default_records(), default=None, metavar="DIR",
+                         help="run it as the scheduled-job runbook, recorded and audited like a manual run "
+                              f"(records in DIR, default {default_records()})")
     install.add_argument("--dry-run", action="store_true", help="print the units, write nothing")
     uninstall = _action(actions, "uninstall", "remove a job's systemd service and timer", cmd_job_uninstall,
                         flag_defaults)
@@ -69,7 +76,15 @@ def add_commands(subparsers) -> None:
     prune.add_argument("--prune-failed", action="store_true", help="also remove sets whose verification failed")
     prune.add_argument("--dry-run", action="store_true", help="list keep/remove with the rule, change nothing")
     prune.add_argument("--json", action="store_true")
+    add_verbose(prune)
     prune.set_defaults(handler=cmd_prune, flag_defaults=flag_defaults)
+
+
+def backup_flag_defaults() -> dict:
+    """lvmkit's own default of each backup setting, as `lvmkit job` uses them (for a runbook)."""
+    from lvmkit.cli import build_parser  # at call time: lvmkit.cli imports this module
+
+    return build_parser().parse_args(["job", "list"]).flag_defaults
 
 
 def _action(actions, name: str, help: str, handler, flag_defaults: dict):
@@ -164,7 +179,7 @@ def cmd_job_show(args, journal: Journal) -> int:
 def cmd_job_check(args, journal: Journal) -> int:
     loaded = config_module.load(args.config)
     names = [args.name] if args.name else sorted(loaded.jobs)
-    failed = 0
+    codes = []
     for name in names:
         values = settings.values(settings.effective(loaded, name, args.flag_defaults))
         try:
@@ -172,10 +187,10 @@ def cmd_job_check(args, journal: Journal) -> int:
             run = requests.prepare(connect(values["host"], journal), request)
             print(f"job {name}: ready\n{run.preflight.render()}")
         except LvmkitError as error:
-            failed += 1
+            codes.append(error.exit_code)
             print(f"job {name}: NOT READY\n{error}")
-    print(f"{len(names) - failed} of {len(names)} jobs ready ({loaded.path} is valid)")
-    return 1 if failed else 0
+    print(f"{len(names) - len(codes)} of {len(names)} jobs ready ({loaded.path} is valid)")
+    return most_serious(codes)  # 3 when only preflights said no
 
 
 def cmd_job_run(args, journal: Journal) -> int:
@@ -183,20 +198,28 @@ def cmd_job_run(args, journal: Journal) -> int:
     if not args.all:
         loaded.job(args.name)  # an unknown name is refused before anything runs
     names = sorted(loaded.jobs) if args.all else [args.name]
-    results = [run_job(loaded, name, args.flag_defaults, journal) for name in names]
+    log = logs.operator_log(args, Terminal.of(sys.stderr))
+    results = [run_job(loaded, name, args.flag_defaults, journal, log) for name in names]
+    log.done()
     failed = [r for r in results if not r.ok]
-    for result in results:
-        print(f"{result.job}: {result.outcome}" + (f" -> {result.archive_set}" if result.archive_set else ""))
-    print(f"{len(results) - len(failed)} of {len(results)} jobs succeeded"
-          + (f"; failed: {', '.join(r.job for r in failed)}" if failed else ""))
-    return 1 if failed else 0
+    lines = [f"{result.job}: {result.outcome}" + (f" -> {result.archive_set}" if result.archive_set else "")
+             + (f", {result.facts['pruned']} old set(s) pruned" if "pruned" in result.facts else "")
+             for result in results]
+    lines.append(f"{len(results) - len(failed)} of {len(results)} jobs succeeded"
+                 + (f"; failed: {', '.join(r.job for r in failed)}" if failed else ""))
+    if vars(args).get("under_journal"):  # the summary, as the journal's last lines of the run
+        logs.logger().log(logging.ERROR if failed else logging.INFO, "\n".join(lines))
+    else:
+        print("\n".join(lines))
+    return EXIT_FAILED if failed else EXIT_OK  # a refused job is a failed one here: the schedule missed it
 
 
 def cmd_job_install(args, journal: Journal) -> int:
     loaded = config_module.load(args.config)
     loaded.job(args.name)
     lvmkit = shutil.which("lvmkit") or sys.argv[0]
-    made = units.render(args.name, lvmkit, str(Path(loaded.path).resolve()), args.on_calendar, args.randomized_delay)
+    made = units.render(args.name, lvmkit, str(Path(loaded.path).resolve()), args.on_calendar, args.randomized_delay,
+                        records=args.recorded)
     if args.dry_run:
         print(f"# {args.unit_dir}/{made.service_name}\n{made.service}\n# {args.unit_dir}/{made.timer_name}\n{made.timer}")
         print("(dry run: nothing was written)")
@@ -250,13 +273,17 @@ def cmd_prune(args, journal: Journal) -> int:
     if args.json:
         print(json.dumps({**decision.as_dict(), "plan": the_plan.as_dict(), "plan_sha256": the_plan.sha256,
                           "dry_run": args.dry_run}, indent=2))
-    else:
+    elif args.dry_run or is_verbose(args):  # each set with the rule that kept it
         print(decision.render())
     if args.dry_run:
         if not args.json:
             print(f"\n{the_plan.render()}\n\n(dry run: nothing was changed)")
         return 0
-    prune_module.remove(host, decision)
+    log = logs.operator_log(args, Terminal.of(sys.stderr))
+    prune_module.remove(host, decision, log)
+    log.done()
+    if not args.json and not is_verbose(args):
+        print(decision.summary())
     return 0
 
 

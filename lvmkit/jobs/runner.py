@@ -7,7 +7,7 @@ interruption (Ctrl-C, SIGTERM) is not a job's failure: it ends the whole run.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
@@ -37,17 +37,22 @@ class JobResult:
     def ok(self) -> bool:
         return self.outcome == "success"
 
+    def as_dict(self) -> dict:
+        return asdict(self)
+
 
 def retention_policy(retention: dict) -> Policy:
     return Policy(**{rule: count for rule, count in retention.items() if rule != "prune_failed"})
 
 
-def run_job(config: Config, name: str, flag_defaults: dict, journal: Journal, log=default_log) -> JobResult:
+def run_job(config: Config, name: str, flag_defaults: dict, journal: Journal, log=default_log,
+            host: Host | None = None) -> JobResult:
+    """`host`: the job's host already connected (a runbook's, journaling into its record)."""
     settings = values(effective(config, name, flag_defaults))
     result = JobResult(name)
     began = time.monotonic()
     try:
-        host = connect(settings["host"], journal)
+        host = host or connect(settings["host"], journal)
         request = requests.backup_request(settings, name)
         run = requests.run_backup(host, request, log)
         result.archive_set = run.paths.final

@@ -63,7 +63,7 @@ def values(settings: dict[str, Setting]) -> dict:
 
 
 def render(name: str, settings: dict[str, Setting]) -> str:
-    rows = [(key, _shown(s.value), s.source) for key, s in sorted(settings.items())]
+    rows = [(key, shown(s.value), s.source) for key, s in sorted(settings.items())]
     width = max(len(key) for key, _, _ in rows)
     value_width = min(48, max(len(value) for _, value, _ in rows))
     lines = [f"job {name}: effective settings (value, and where it came from)"]
@@ -71,13 +71,13 @@ def render(name: str, settings: dict[str, Setting]) -> str:
     return "\n".join(lines)
 
 
-def _shown(value) -> str:
+def shown(value) -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_shown(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k} = {shown(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
-        return "[" + ", ".join(_shown(v) for v in value) + "]"
+        return "[" + ", ".join(shown(v) for v in value) + "]"
     return str(value)

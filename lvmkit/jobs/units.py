@@ -97,11 +97,17 @@ def unit_name(job: str, kind: str) -> str:
     return f"lvmkit-job-{job}.{kind}"
 
 
-def render(job: str, lvmkit: str, config: str, on_calendar: str, randomized_delay: str = "30min") -> Units:
+def render(job: str, lvmkit: str, config: str, on_calendar: str, randomized_delay: str = "30min",
+           records: str | None = None) -> Units:
+    """`records`: run the job as the `scheduled-job` runbook, recorded in that directory."""
     for value, what in ((on_calendar, "--on-calendar"), (randomized_delay, "--randomized-delay")):
         if "\n" in value or not value.strip():
             raise UsageError(f"{what} {value!r}: give one systemd time value, e.g. daily or 30min")
-    exec_start = shlex.join([lvmkit, "job", "run", "--config", config, job])
+    if records is None:
+        exec_start = shlex.join([lvmkit, "job", "run", "--config", config, job])
+    else:
+        exec_start = shlex.join([lvmkit, "runbook", "run", "scheduled-job", "-p", "job", job, "-p", "config", config,
+                                 "--records", records])
     docs = Path(__file__).resolve().parents[2] / "docs" / "jobs.md"
     return Units(job, _SERVICE.format(job=job, exec_start=exec_start, docs=docs),
                  _TIMER.format(job=job, on_calendar=on_calendar, randomized_delay=randomized_delay))

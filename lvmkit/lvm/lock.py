@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from lvmkit.core.errors import CommandError, LvmkitError
+from lvmkit.core.errors import CommandError, LvmkitError, Refused
 from lvmkit.core.host import Host, utc_now
 from lvmkit.core.scripts import packaged_script
 from lvmkit.lvm.names import validate_lv_name, validate_vg_name
@@ -47,7 +47,7 @@ DOING = {"backup": "being backed up", "restore": "being restored onto", "verify"
 CmdlineOf = Callable[[int], "list[str] | None"]
 
 
-class LockHeld(LvmkitError):
+class LockHeld(Refused):
     """Another run holds the origin's lock (or left it behind when it died)."""
 
     def __init__(self, lock: "LockInfo"):

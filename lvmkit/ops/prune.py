@@ -89,6 +89,13 @@ class PruneDecision:
         return {"directory": self.directory, "policy": self.policy.as_dict(),
                 "sets": [item.as_dict() for item in self.items], "ignored": self.ignored}
 
+    def summary(self) -> str:
+        """One line: what a prune removed and kept (render() lists every set with its rule)."""
+        kept = len(self.items) - len(self.removed)
+        return (f"pruned {self.directory} ({self.policy.describe()}): removed {len(self.removed)}, "
+                f"kept {kept} of {len(self.items)} archive sets" + (f", {len(self.ignored)} other entries left alone"
+                                                                     if self.ignored else ""))
+
     def render(self) -> str:
         lines = [f"prune {self.directory}: {self.policy.describe()}, per origin"]
         for item in self.items:

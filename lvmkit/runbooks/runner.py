@@ -32,9 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lvmkit import __version__
+from lvmkit.core.errors import EXIT_FAILED, EXIT_OK, EXIT_REFUSED, EXIT_SIGINT, EXIT_SIGTERM
 from lvmkit.core.host import Host, utc_now
 from lvmkit.core.journal import Journal
+from lvmkit.core.preflight import PreflightError
 from lvmkit.core.runs import new_run_id
+from lvmkit.lvm.lock import LockHeld
 from lvmkit.runbooks import approval, audit, planning
 from lvmkit.runbooks.catalog import Runbook
 from lvmkit.runbooks.console import RunConsole
@@ -261,12 +264,18 @@ def render_html(notebook: Path, html: Path) -> None:
     html.write_text(body, encoding="utf-8")
 
 
+# A cell's error is recorded by its class name: these are refusals before anything changed.
+REFUSALS = {PreflightError.__name__, LockHeld.__name__}
+
+
 def exit_code(result: RunResult) -> int:
+    """The same codes as every other command (lvmkit.core.errors): a refused run exits 3."""
+    error = result.run["error"] or {}
     if result.outcome == "succeeded":
-        return 0
+        return EXIT_OK
     if result.outcome == "interrupted":
-        return 143 if (result.run["error"] or {}).get("signal") == "SIGTERM" else 130
-    return 1
+        return EXIT_SIGTERM if error.get("signal") == "SIGTERM" else EXIT_SIGINT
+    return EXIT_REFUSED if error.get("ename") in REFUSALS else EXIT_FAILED
 
 
 def say(stream, message: str) -> None:

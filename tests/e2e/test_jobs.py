@@ -1,11 +1,12 @@
-"""Jobs and prune against real LVM: `job run --all` over a volume and a thin volume (and a
-group with --full), a refused job that does not stop the others, metrics of both outcomes,
-`job check` changing nothing, and prune over real sets with forged ages keeping exactly
-what the rules say."""
+"""Jobs and prune against real LVM: `job run --all` over a volume, a group and a thin
+volume, a refused job that does not stop the others, metrics of both outcomes, `job check`
+changing nothing, a job run as the scheduled-job runbook (recorded and audited), and prune
+over real sets with forged ages keeping exactly what the rules say."""
 
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -93,19 +94,24 @@ after = ["verify", "prune"]  # on one job only: the emulated lab is slow
 [jobs.c_thin]
 origin = "{volumes['thin']}"
 
+[jobs.d_group]
+group = ["{volumes['one']}", "{volumes['two']}"]
 """)
     journal = tmp_path / "journal.jsonl"
-    assert cli.main(["--journal", str(journal), "job", "check", "--config", str(config)]) == 1
+    assert cli.main(["--journal", str(journal), "job", "check", "--config", str(config)]) == 3  # refused
     assert not [e for e in Journal.read(journal) if e.changes_state], "job check changed something"
     out = capsys.readouterr().out
-    assert "job a_missing: NOT READY" in out and "2 of 3 jobs ready" in out
+    assert "job a_missing: NOT READY" in out and "3 of 4 jobs ready" in out
 
+    began = time.monotonic()
     assert cli.main(["--journal", str(journal), "job", "run", "--all", "--config", str(config)]) == 1
+    print(f"job run --all of 4 jobs: {time.monotonic() - began:.0f} s")  # the lab's cost, shown with -s
     out = capsys.readouterr().out
-    assert "a_missing: refused" in out and "2 of 3 jobs succeeded; failed: a_missing" in out
+    assert "a_missing: refused" in out and "3 of 4 jobs succeeded; failed: a_missing" in out
     names = sets_in(lvm_host, dest)
-    assert [n.split("-")[0] for n in names] == ["b_volume", "c_thin"]
-    for job in ("b_volume", "c_thin"):
+    assert [n.split("-")[0] for n in names] == ["b_volume", "c_thin", "d_group"]
+    assert 'lvmkit_job_freeze_window_seconds{job="d_group"}' in (metrics_dir / "lvmkit_job_d_group.prom").read_text()
+    for job in ("b_volume", "c_thin", "d_group"):
         text = (metrics_dir / f"lvmkit_job_{job}.prom").read_text()
         assert f'lvmkit_job_last_run_success{{job="{job}"}} 1' in text
     assert 'lvmkit_job_last_verify_success{job="b_volume"} 1' in (metrics_dir / "lvmkit_job_b_volume.prom").read_text()
@@ -113,32 +119,20 @@ origin = "{volumes['thin']}"
     assert 'lvmkit_job_last_run_refused{job="a_missing"} 1' in refused
     assert "lvmkit_job_last_success_timestamp_seconds" not in refused
 
-    # A second run of one job: its prune (keep last 1, per origin and job) removes the first set.
-    assert cli.main(["--journal", str(journal), "job", "run", "b_volume", "--config", str(config)]) == 0
+    # A second run of one job, as the scheduled-job runbook: recorded and audited like a manual
+    # run; its prune (keep last 1, per origin and job) removes the first set.
+    records = tmp_path / "records"
+    capsys.readouterr()
+    assert cli.main(["--journal", str(journal), "runbook", "run", "scheduled-job", "-p", "job", "b_volume",
+                     "-p", "config", str(config), "--records", str(records)]) == 0
+    folder = json.loads(capsys.readouterr().out.splitlines()[-1])["record"]
+    outcome = json.loads(open(f"{folder}/job.json").read())
+    assert outcome["outcome"] == "success" and outcome["facts"]["pruned"] == 1
+    recorded = [e.argv for e in Journal.read(f"{folder}/journal.jsonl") if e.changes_state]
+    assert any(argv[:2] == ["lvcreate", "--snapshot"] for argv in recorded), "the record holds the job's commands"
+    assert cli.main(["audit", "verify", str(records)]) == 0
     after = sets_in(lvm_host, dest)
-    assert len(after) == 2 and names[0] not in after and names[1:] == after[1:]
-    assert_nothing_left(lvm_host, volumes, dest)
-
-
-@pytest.mark.full  # a group's backup costs minutes in the emulated lab; its mechanism has tests of its own
-def test_job_run_of_a_group_job_backs_up_its_members_at_one_instant(lvm_host, volumes, dest, tmp_path, request):
-    metrics_dir = tmp_path / "metrics"
-    metrics_dir.mkdir()
-    config = tmp_path / "lvmkit.toml"
-    config.write_text(f"""
-[jobs.app]
-host = "{request.config.getoption('--lvm-host')}"
-dest = "{dest}"
-engine = "tar"
-metrics_dir = "{metrics_dir}"
-group = ["{volumes['one']}", "{volumes['two']}"]
-after = ["verify"]
-""")
-    assert cli.main(["--journal", str(tmp_path / "journal.jsonl"), "job", "run", "app", "--config", str(config)]) == 0
-    assert [n.split("-")[0] for n in sets_in(lvm_host, dest)] == ["app"]
-    text = (metrics_dir / "lvmkit_job_app.prom").read_text()
-    assert 'lvmkit_job_freeze_window_seconds{job="app"}' in text
-    assert 'lvmkit_job_last_verify_success{job="app"} 1' in text
+    assert len(after) == 3 and names[0] not in after and names[1:] == after[1:]
     assert_nothing_left(lvm_host, volumes, dest)
 
 

@@ -4,6 +4,7 @@ sources, and a plain `lvmkit backup` taking [defaults] with a given flag winning
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -155,3 +156,15 @@ def test_backup_with_engine_options_given_keeps_them_and_wins_over_the_file(tmp_
                                           "zstd_level=19", "--engine-option", "threads=2"])
     jobs_cli.apply_config_defaults(args)
     assert args.engine_option == ["zstd_level=19", "threads=2"]
+
+
+def test_the_readmes_server_configuration_is_valid_and_complete(tmp_path):
+    """The README shows a complete lvmkit.toml for a server: it must pass the schema as shown."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = "# /etc/lvmkit/lvmkit.toml"
+    text = start + readme.split(f"```toml\n{start}", 1)[1].split("```", 1)[0]
+    path = tmp_path / "lvmkit.toml"
+    path.write_text(text)
+    loaded = config_module.load(str(path))
+    assert sorted(loaded.jobs) == ["app", "system", "www"]
+    assert {"dest", "retention", "after", "metrics_dir", "notify"} <= set(loaded.defaults)

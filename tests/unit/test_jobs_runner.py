@@ -143,3 +143,16 @@ def test_metrics_write_is_atomic_and_readable_by_node_exporter(tmp_path):
 
 def test_retention_policy_leaves_prune_failed_out():
     assert runner_module.retention_policy({"daily": 7, "prune_failed": True}).as_dict()["daily"] == 7
+
+
+def test_job_run_under_systemd_ends_the_journal_with_each_outcome_and_the_summary(config, fake_backups, capsys,
+                                                                                  monkeypatch):
+    monkeypatch.setattr(cli.logs, "under_journal", lambda stream: True)
+    assert cli.main(["job", "run", "--all", "--config", str(config.path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stdout is the journal too: said once, on stderr
+    lines = captured.err.splitlines()
+    assert lines[-4:-1] == ["<3>a_refused: refused", "<3>b_ok: success -> " + lines[-3].split(" -> ")[1],
+                            "<3>c_failed: failure"]
+    assert lines[-1] == "<3>1 of 3 jobs succeeded; failed: a_refused, c_failed"
+    assert all(line.startswith("<") for line in lines)  # every line with its priority

@@ -64,3 +64,17 @@ def test_uninstall_removes_both_units_and_is_safe_twice(tmp_path, config, capsys
 def test_render_refuses_a_calendar_with_a_line_break():
     with pytest.raises(UsageError, match="--on-calendar"):
         units.render("web", "/usr/bin/lvmkit", "/etc/lvmkit/lvmkit.toml", "daily\nExecStartPre=/bin/sh")
+
+
+def test_install_recorded_runs_the_scheduled_job_runbook_and_systemd_analyze_verifies_it(tmp_path, config):
+    records = tmp_path / "records"
+    assert cli.main(["job", "install", "web", "--config", str(config), "--on-calendar", "daily",
+                     "--unit-dir", str(tmp_path), "--recorded", str(records)]) == 0
+    service = tmp_path / "lvmkit-job-web.service"
+    exec_start = service.read_text().split("ExecStart=")[1].splitlines()[0]
+    assert exec_start.split(" ")[1:] == ["runbook", "run", "scheduled-job", "-p", "job", "web", "-p", "config",
+                                         str(config), "--records", str(records)]
+    service.write_text(service.read_text().replace(exec_start.split(" ")[0], sys.executable))
+    verify = subprocess.run([shutil.which("systemd-analyze"), "verify", "--man=no", str(service)],
+                            capture_output=True, text=True, check=False)
+    assert verify.returncode == 0, verify.stderr

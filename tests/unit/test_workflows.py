@@ -12,19 +12,26 @@ import dataclasses
 
 import pytest
 
+from lvmkit import cli
 from lvmkit.core.declared import UndeclaredCommand
 from lvmkit.core.plan import StepRecord
-from lvmkit.ops import backup, cleanup, group, restore, verify
+from lvmkit.jobs import cli as jobs_cli
+from lvmkit.ops import backup, cleanup, group, prune, restore, verify
 from lvmkit.runbooks import approval, planning, steps
 from lvmkit.runbooks.catalog import find
 from tests.fixtures.record_workflows import (
     DEST,
+    FORGED,
+    PRUNE_DEST,
+    PRUNE_POLICY,
     RESTORED,
     RUN_IDS,
     SET_NAME,
     VG,
     backup_request,
+    config_path,
     group_request,
+    record_job,
 )
 from tests.unit.replay import ReplayHost
 
@@ -177,3 +184,34 @@ def test_prepare_asks_exactly_the_recorded_queries_and_plan_asks_none(workflow):
     the_plan = PLANS[workflow](run)
     assert len(host.recording) == left
     assert the_plan.steps[0].title.startswith("take the lock of")
+
+
+def test_prune_replayed_runs_only_what_its_plan_declares():
+    host = ReplayHost.of("prune")
+    decision = prune.decide(host, PRUNE_DEST, PRUNE_POLICY)
+    records = prune.remove(host, decision, log=quiet)
+    host.assert_done()
+    assert_all_declared(records)
+    assert sorted(item.path.rsplit("/", 1)[1] for item in decision.removed) == sorted(FORGED)
+
+
+def test_job_run_replayed_runs_only_what_its_plans_declare(tmp_path):
+    """Backup, verify and prune of one job: every change inside a step that declares it."""
+    host = ReplayHost.of("job")
+    result = record_job(host, config_path(tmp_path), log=quiet)
+    host.assert_done()
+    assert result.ok, result.error
+    assert result.archive_set == f"{PRUNE_DEST}/pln-job"
+    assert result.facts["verified"] is True and result.facts["pruned"] == 1
+
+
+def test_job_check_asks_the_recorded_preflight_and_changes_nothing(tmp_path, monkeypatch, capsys):
+    """The replay refuses any change outside a plan's step: job check must make none."""
+    host = ReplayHost.of("job")
+    monkeypatch.setattr(jobs_cli, "connect", lambda spec, journal: host)
+    monkeypatch.setattr(backup, "new_run_id", lambda: RUN_IDS["job"])
+    argv = ["--journal", str(tmp_path / "journal.jsonl"), "job", "check", "--config", str(config_path(tmp_path))]
+    assert cli.main(argv) == 0
+    assert "1 of 1 jobs ready" in capsys.readouterr().out
+    first_change = next(i for i, entry in enumerate(ReplayHost.of("job").recording) if entry["changes_state"])
+    assert len(host.executed) == first_change, "every query before the job's first change, and nothing else"
