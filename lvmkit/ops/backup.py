@@ -20,6 +20,7 @@ from lvmkit.archive.archive_set import (
     checksum_argv,
     manifest_json,
     parse_sums,
+    publish_argvs,
     validate_set_name,
     write_file,
     write_file_argv,
@@ -29,12 +30,12 @@ from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
-from lvmkit.core.journal import CommandCount, count_commands
+from lvmkit.core.journal import BULKY, CommandCount, count_commands
 from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Conditional, Plan, Slot, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Preflight
 from lvmkit.core.progress import Progress
-from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id, private
+from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, make_run_dirs_argv, new_run_id, private
 from lvmkit.core.sizes import parse_size
 from lvmkit.lvm.filesystem import FilesystemInfo, snapshot_mount_options
 from lvmkit.lvm.guard import GuardSettings, SnapshotGuard
@@ -140,7 +141,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
     size = "thin" if snapshot.thin else f"{snapshot.extents} extents"
     mount = Step(
         f"mount the snapshot read-only at {mp}",
-        [["mkdir", "-p", mp], ["mount", "-t", fstype, "-o", snapshot_mount_options(fstype), snapshot.device, mp]],
+        [make_run_dirs_argv(run.run_dir, mp), ["mount", "-t", fstype, "-o", snapshot_mount_options(fstype), snapshot.device, mp]],
         undo_commands=[["umount", mp], ["rmdir", mp, run.run_dir]],
         undo_armed_before=True,
     )
@@ -170,7 +171,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
         mount,
         Step(
             f"create the archive set {paths.partial}",
-            [["mkdir", "-m", "0700", paths.partial]],
+            [["mkdir", "-m", "0700", "--", paths.partial]],
             undo_commands=[["rm", "-rf", "--", paths.partial]],
         ),
         Step(
@@ -202,9 +203,8 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
             run=lambda host: _seal(host, run),
         ),
         Step(
-            f"publish the archive set as {paths.final}",
-            # -T: the name is the target itself, never a directory to move into
-            [["rm", "-f", "--", paths.in_partial(RUN_MARKER)], ["mv", "-T", "--no-clobber", paths.partial, paths.final]],
+            f"publish the archive set as {paths.final}, flushed to disk before and after the rename",
+            publish_argvs(paths, RUN_MARKER),
             run=lambda host: _publish(host, run),
         ),
         Step(f"remove snapshot {snapshot.vg}/{snapshot.name}", [snapshot.remove_argv(), ["rmdir", mp, run.run_dir]],
@@ -309,7 +309,7 @@ def _final_check(host: Host, run: BackupRun) -> None:
 def _seal(host: Host, run: BackupRun) -> None:
     paths, engine = run.paths, run.engine
     sums_text = host.run(checksum_argv(paths.partial, [engine.archive_name, DIGEST],
-                                       tree=engine.archive_name == "tree")).stdout
+                                       tree=engine.archive_name == "tree"), private=BULKY).stdout  # rsync: every file
     sums = parse_sums(sums_text)
     archive_bytes = int(host.run(["du", "-sb", "--", run.archive]).stdout.split()[0])
     run.ended = utc_now().isoformat()
@@ -323,8 +323,8 @@ def _publish(host: Host, run: BackupRun) -> None:
     paths = run.paths
     if host.run(["test", "-e", paths.final], check=False).returncode == 0:
         raise LvmkitError(f"{paths.final} appeared while the backup ran; the new archive set stays at {paths.partial}")
-    host.run(["rm", "-f", "--", paths.in_partial(RUN_MARKER)], changes=True)
-    host.run(["mv", "-T", "--no-clobber", paths.partial, paths.final], changes=True)
+    for argv in publish_argvs(paths, RUN_MARKER):  # the snapshot is removed only after the last flush
+        host.run(argv, changes=True)
 
 
 def _remove_snapshot(host: Host, run: BackupRun) -> None:

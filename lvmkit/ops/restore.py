@@ -19,7 +19,7 @@ from lvmkit.core.host import Host, utc_now
 from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
-from lvmkit.core.runs import RUN_ROOT, new_run_id, root_check
+from lvmkit.core.runs import RUN_ROOT, make_run_dirs_argv, new_run_id, root_check
 from lvmkit.core.sizes import human
 from lvmkit.lvm.filesystem import mkfs_argv, mount_sources, restore_mount_options
 from lvmkit.lvm.lock_steps import lock_steps
@@ -154,7 +154,7 @@ def plan(run: RestoreRun) -> Plan:
             undo_armed_before=True,
         ))
     mount = Step(f"mount {device} at {mp}",
-                 [["mkdir", "-p", mp], ["mount", "-t", fstype, "-o", restore_mount_options(fstype), device, mp]],
+                 [make_run_dirs_argv(run.run_dir, mp), ["mount", "-t", fstype, "-o", restore_mount_options(fstype), device, mp]],
                  undo_commands=[["umount", mp], ["rmdir", mp, run.run_dir]], undo_armed_before=True)
     restore = Step(f"restore with {engine.name}",
                    [engine.restore_argv(run.archive, mp if not engine.restore_makes_filesystem else device,
@@ -166,7 +166,7 @@ def plan(run: RestoreRun) -> Plan:
     steps += [
         Step("content digest of the restored volume, compared with the archive's",
              [*digest_commands(mp, algorithm=digest_algorithm(run.manifest)),
-              ["cat", f"{run.request.archive.rstrip('/')}/{DIGEST}"]],
+              ["cat", "--", f"{run.request.archive.rstrip('/')}/{DIGEST}"]],
              run=lambda host: _prove(host, run)),
         Step(f"unmount {mp}", [["umount", mp], ["rmdir", mp, run.run_dir]]),
     ]
@@ -199,7 +199,7 @@ def execute_run(host: Host, run: RestoreRun, the_plan: Plan, log=default_log) ->
 
 
 def _prove(host: Host, run: RestoreRun) -> None:
-    expected = ContentDigest.from_json(read_file(host, f"{run.request.archive.rstrip('/')}/{DIGEST}"))
+    expected = ContentDigest.from_json(read_file(host, f"{run.request.archive.rstrip('/')}/{DIGEST}", bulky=True))
     actual = compute_digest(host, run.mountpoint, algorithm=expected.algorithm)  # the archive's, old or new
     run.expected_digest = expected
     run.comparison = compare(expected, actual)
