@@ -83,6 +83,7 @@ class BackupRun:
     guard: SnapshotGuard
     origin_mounts: list[str] = field(default_factory=list)
     engine_version: str = ""
+    device_number: tuple[int, int] | None = None  # the origin's (major, minor)
     bytes_read: int | None = None
     digest: dict = field(default_factory=dict)
     manifest: dict = field(default_factory=dict)
@@ -127,7 +128,7 @@ def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=d
         request=request, run_id=run_id, host=host.name, origin=origin, filesystem=filesystem,
         engine=engine, engine_options=engine_options, snapshot=snapshot, paths=paths,
         mountpoint=f"{RUN_ROOT}/{run_id}/{vg}-{lv}", expected_bytes=expected, preflight=checks,
-        origin_mounts=origin_mounts, engine_version=found.engine_version,
+        origin_mounts=origin_mounts, engine_version=found.engine_version, device_number=found.device_number,
         guard=SnapshotGuard(host, snapshot, origin,
                             replace(request.guard, keep_snapshot_on_failure=request.keep_snapshot_on_failure),
                             vg_free_extents, log),

@@ -45,6 +45,7 @@ from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, make_run_dirs_argv, new_run_i
 from lvmkit.core.sizes import human
 from lvmkit.lvm.guard import GuardSettings
 from lvmkit.lvm.lock_steps import lock_steps
+from lvmkit.lvm.metadata_dirs import check_metadata_dirs, metadata_dirs_argv
 from lvmkit.lvm.reports import list_vgs, parse_lv_spec
 from lvmkit.lvm.snapshot import remove_if_ours, run_tag
 from lvmkit.lvm.watch import dm_name, read_argv
@@ -200,11 +201,14 @@ def prepare(host: Host, request: GroupRequest, log=default_log, run_id: str | No
     checks.raise_if_failed()
     _check_room(host, checks, runs)
     checks.add(_freeze_supported(host))
+    checks.add(check_metadata_dirs(host.run(metadata_dirs_argv()).stdout,
+                                   [(run.request.origin, run.device_number) for run in runs]))
     for hook in (request.pre_snapshot, request.post_snapshot):
         if hook is not None:
             checks.add(hook.check(host))
     expected = sum(run.expected_bytes or 0 for run in runs) or None
-    check_destination(host, checks, paths, engine, expected)
+    check_destination(host, checks, paths, engine, expected,
+                      origins=[(run.request.origin, run.device_number) for run in runs])
     checks.raise_if_failed()
     return GroupRun(request, run_id, runs, paths, checks)
 
