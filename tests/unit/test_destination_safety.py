@@ -118,3 +118,22 @@ def test_restore_rechecks_under_the_lock_a_target_mounted_since_the_preflight(fi
         recheck_target(Answers({"lvs": lvs, "findmnt": findmnt}), run)
     with pytest.raises(LvmkitError, match="was created after the preflight"):
         recheck_target(Answers({"lvs": lvs}), SimpleNamespace(vg="labvg", lv="ext4vol", create=True))
+
+
+def test_a_set_holding_a_symlink_is_refused_before_anything_is_read_or_written(private_dir):
+    from lvmkit.core.preflight import Preflight
+    from lvmkit.ops.verify import verify
+
+    archive_set = private_dir / "labvg-data-1"
+    archive_set.mkdir(mode=0o700)
+    victim = private_dir / "victim"
+    victim.write_text("keep me\n")
+    (archive_set / "verification.json").symlink_to(victim)
+    checks = Preflight()
+    from lvmkit.ops.restore import check_set_ownership
+
+    assert not check_set_ownership(Host(), str(archive_set), checks)
+    assert "holds symlinks (verification.json)" in checks.checks[-1].detail
+    result = verify(Host(), str(archive_set), log=lambda message: None)
+    assert not result.passed and victim.read_text() == "keep me\n"
+    assert (archive_set / "verification.json").is_symlink(), "nothing written over it"
