@@ -7,23 +7,17 @@ where the link points. So a destination and an archive set must be owned by root
 writable by others, and so must every parent directory, except a sticky one (/tmp):
 there, others cannot rename or remove what root made.
 
-The probe resolves the path (realpath -e, so a symlinked path is judged where it really
-is) and prints `MODE UID PATH` for it and each parent up to /; a symlink given as the path
-itself is named too.
+The probe (ownership_probe.sh) resolves the path (realpath -e, so a symlinked path is
+judged where it really is) and prints `MODE UID PATH` for it and each parent up to /; a
+symlink given as the path itself is named too.
 """
 
 from __future__ import annotations
 
 from lvmkit.core.preflight import Check
+from lvmkit.core.scripts import packaged_script
 
-OWNERSHIP_PROBE = r"""[ -L "$1" ] && echo "link"
-path=$(realpath -e -- "$1") || exit 1
-while :; do
-  stat -c '%a %u %n' -- "$path" || exit 1
-  [ "$path" = / ] && break
-  path=$(dirname -- "$path")
-done
-"""
+OWNERSHIP_PROBE = packaged_script(__package__, "ownership_probe.sh")
 STICKY, OTHERS_WRITE = 0o1000, 0o002
 
 

@@ -18,19 +18,9 @@ from __future__ import annotations
 import os
 
 from lvmkit.core.preflight import Check
+from lvmkit.core.scripts import packaged_script
 
-# `--type full`: the values in force, lvm.conf's or the built-in defaults. Each directory
-# that does not exist yet is judged by its nearest existing parent, where LVM creates it.
-# A line per directory: KEY ENABLED DEVNO PATH.
-METADATA_DIRS_PROBE = r"""set -o pipefail
-values=$(lvmconfig --type full backup/archive backup/archive_dir backup/backup backup/backup_dir) || exit
-value() { printf '%s\n' "$values" | sed -n "s/^$1=//p" | sed 's/^"//; s/"$//'; }
-for kind in archive backup; do
-  dir=$(value "${kind}_dir")
-  while [ ! -e "$dir" ] && [ "$dir" != / ]; do dir=$(dirname -- "$dir"); done
-  echo "${kind}_dir $(value "$kind") $(stat -c %d -- "$dir") $dir"
-done
-"""
+METADATA_DIRS_PROBE = packaged_script(__package__, "metadata_dirs.sh")
 
 
 def metadata_dirs_argv() -> list[str]:

@@ -20,6 +20,7 @@ from lvmkit.core.host import DEBIAN_PACKAGE, CommandResult, Host, missing_tools_
 from lvmkit.core.ownership import OWNERSHIP_PROBE, judge_ownership
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import UID_ARGV, root_check_from
+from lvmkit.core.scripts import packaged_script
 from lvmkit.core.sizes import human, parse_size
 from lvmkit.lvm.filesystem import (
     FilesystemInfo,
@@ -46,20 +47,7 @@ DEFAULT_SNAPSHOT_SIZE = "20%ORIGIN"
 BASE_TOOLS = ["lvcreate", "lvremove", "lvs", "dmsetup", "blkid", "mount", "umount", "findmnt",
               "df", "sha256sum", "install", "mv", *digest_tools()]
 
-# Everything the preflight asks about the destination, in one part of the batch.
-# `test -w` ignores a read-only mount for root: findmnt's mount options tell that too.
-# devno: the device of the filesystem it is on (st_dev), to refuse one on an origin.
-# owner=: its mode and owner and its parents' (core/ownership.py's probe, given as $4).
-_PROBE_DESTINATION = """
-[ -d "$1" ] && echo dir=1 || echo dir=0
-[ -w "$1" ] && echo writable=1 || echo writable=0
-echo "options=$(findmnt --noheadings --output OPTIONS --target "$1" 2>/dev/null)"
-[ -e "$2" ] && echo final=1 || echo final=0
-[ -e "$3" ] && echo partial=1 || echo partial=0
-echo "avail=$(df --block-size=1 --output=avail -- "$1" 2>/dev/null | tail -n 1)"
-echo "devno=$(stat -c %d -- "$1" 2>/dev/null)"
-sh -c "$4" sh "$1" 2>/dev/null | while IFS= read -r line; do echo "owner=$line"; done
-"""
+_PROBE_DESTINATION = packaged_script(__package__, "backup_probe_destination.sh")  # one part of the batch
 
 
 @dataclass
