@@ -75,8 +75,9 @@ class PowerLab:
 
     def lab_up(self) -> None:
         """`lvmkit lab up`: boot and provision the volume group (after a cut, it forgets the dead lab first)."""
+        # 1800 s: with eight other labs on this machine's two cores, one took 14 min to come up
         done = subprocess.run(self.lvmkit("lab", "up"), env=self.env, cwd=REPO, capture_output=True, text=True,
-                              timeout=900)
+                              timeout=1800)
         assert done.returncode == 0, done.stdout + done.stderr
         state = lab.read_state(self.paths)
         self.pid, self.port = state.pid, state.port
@@ -108,6 +109,8 @@ class PowerLab:
         return seen[-1]
 
     def cut(self) -> None:
+        if self.pid is None and self.paths.pidfile.exists():  # `lab up` failed after QEMU started
+            self.pid = int(self.paths.pidfile.read_text().split()[0])
         if self.pid is not None and vm.is_running(self.pid):
             os.kill(self.pid, signal.SIGKILL)
             while not vm.is_gone(self.pid):
