@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
+from lvmkit.core.journal import BULKY
 from lvmkit.core.scripts import packaged_script
 
 MANIFEST = "manifest.json"
@@ -70,8 +71,13 @@ class ArchiveSetPaths:
         return f"{self.partial}/{member}"
 
 
-# umask first: the file is created 0600, never readable by others even for an instant.
-_WRITE_PRIVATE = 'umask 077 && cat > "$1" && chmod 0600 "$1"'
+# Written beside its name and renamed over it: `cat > "$1"` would follow a symlink planted
+# at the name (verify writes into sets others may have touched) and overwrite its target.
+# mktemp creates the file 0600 with O_EXCL (a name planted first fails it), and mv -T
+# replaces the name itself, a symlink included, never what it points to.
+_WRITE_PRIVATE = """umask 077 && tmp=$(mktemp -- "$1.XXXXXX") || exit
+cat > "$tmp" && mv -T -- "$tmp" "$1" || { status=$?; rm -f -- "$tmp"; exit "$status"; }
+"""
 
 
 def write_file_argv(path: str) -> list[str]:
@@ -82,8 +88,32 @@ def write_file(host: Host, path: str, text: str) -> None:
     host.run(write_file_argv(path), input=text, changes=True)
 
 
-def read_file(host: Host, path: str) -> str:
-    return host.run(["cat", "--", path]).stdout
+def read_file(host: Host, path: str, *, bulky: bool = False) -> str:
+    """The file's text; `bulky` (a content digest): the journal keeps its size and hash only."""
+    return host.run(["cat", "--", path], private=BULKY if bulky else None).stdout
+
+
+def flush_argv(directory: str) -> list[str]:
+    """fsync every file and directory of `directory`, itself included (coreutils `sync FILE`
+    opens and fsyncs each). Only regular files and directories: a symlink in an rsync tree
+    would be followed to whatever it names, a device perhaps. find has no `--`: the path is
+    absolute (core/paths.py), so it is never read as an expression."""
+    return ["find", directory, "(", "-type", "f", "-o", "-type", "d", ")", "-exec", "sync", "--", "{}", "+"]
+
+
+def publish_argvs(paths: ArchiveSetPaths, marker: str) -> list[list[str]]:
+    """Publish a complete set durably: drop the run marker, fsync the set's files and
+    directory, rename it into place, fsync the destination (the rename is in its entry).
+
+    Without the flushes a power cut can keep the rename and lose the data renamed: a
+    published set that fails its checksums, and the snapshot to retry from already gone."""
+    return [
+        ["rm", "-f", "--", paths.in_partial(marker)],
+        flush_argv(paths.partial),
+        # -T: the name is the target itself, never a directory to move into
+        ["mv", "-T", "--no-clobber", paths.partial, paths.final],
+        ["sync", "--", paths.dest],
+    ]
 
 
 def checksum_argv(directory: str, members: list[str], tree: bool = False) -> list[str]:

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
+from lvmkit.core.journal import BULKY
 from lvmkit.core.scripts import packaged_script
 
 FORMAT = "lvmkit-content-digest"
@@ -210,7 +211,8 @@ def compute_digest(host: Host, root: str, *, algorithm: str = DEFAULT_ALGORITHM,
                    batch: int = DEFAULT_BATCH) -> ContentDigest:
     """The digest of the filesystem tree at `root` on `host`, not crossing into other mounts."""
     (argv,) = digest_commands(root, algorithm=algorithm, jobs=jobs, batch=batch)
-    listing, separator, hashes = host.run(argv).stdout.partition(PART_SEPARATOR)
+    # every path, owner and hash of the volume: bulky, and it tells what the volume holds
+    listing, separator, hashes = host.run(argv, private=BULKY).stdout.partition(PART_SEPARATOR)
     if not separator:
         raise DigestError(f"the digest of {root}: output without its two parts (listing, hashes)")
     return parse_digest(_checked_root(root), listing, hashes, algorithm)

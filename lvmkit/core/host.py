@@ -23,7 +23,7 @@ from pathlib import Path
 
 from lvmkit.core import declared, signals
 from lvmkit.core.errors import CommandError, HostUnreachable, MissingToolError, UsageError
-from lvmkit.core.journal import Journal, JournalEntry, bounded
+from lvmkit.core.journal import Journal, JournalEntry, Private, bounded
 from lvmkit.core.scripts import packaged_script
 
 # Root's PATH on Debian and RHEL: lvm, mkfs.* and fsarchiver live in sbin directories,
@@ -86,21 +86,23 @@ class Host:
         check: bool = True,
         input: str | None = None,
         timeout: float | None = None,
+        private: Private | None = None,
     ) -> CommandResult:
-        """Run argv; `changes` says whether it changes state (a dry run skips those)."""
+        """Run argv; `changes` says whether it changes state (a dry run skips those);
+        `private` says what the journal keeps out (journal.Private)."""
         argv = _checked_argv(argv)
         if changes:
             declared.check(argv)  # refused unless the step running now declared it
         start = utc_now()
         if self.dry_run and changes:
-            self._record(argv, changes, True, start, start, None, "", "")
+            self._record(argv, changes, True, start, start, None, "", "", private)
             return CommandResult(argv, 0, "", "", 0.0, planned=True)
         began = time.monotonic()
         # A state change runs to its end even when Ctrl-C or SIGTERM arrives meanwhile;
         # the signal is raised right after, and the undo then knows what exists.
         with signals.deferred() if changes else nullcontext():
             returncode, stdout, stderr = self._complete(argv, input, timeout)
-            self._record(argv, changes, False, start, utc_now(), returncode, stdout, stderr)
+            self._record(argv, changes, False, start, utc_now(), returncode, stdout, stderr, private)
         duration = time.monotonic() - began
         self.check_transport(returncode, stderr)
         if check and returncode != 0:
@@ -162,7 +164,10 @@ class Host:
     def check_transport(self, returncode: int, stderr: str) -> None:
         """Raise when the command could not reach the machine at all (only SSH can fail so)."""
 
-    def _record(self, argv, changes, planned, start, end, returncode, stdout, stderr) -> None:
+    def _record(self, argv, changes, planned, start, end, returncode, stdout, stderr,
+                private: Private | None = None) -> None:
+        if private is not None and not self.journal.keep_private:
+            argv, (stdout, stderr) = private.argv(argv), private.outputs(stdout, stderr)
         self.journal.record(
             JournalEntry(
                 host=self.name,

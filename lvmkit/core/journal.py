@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -21,6 +22,38 @@ def bounded(text: str, limit: int = OUTPUT_LIMIT) -> str:
 
 
 @dataclass(frozen=True)
+class Private:
+    """What the journal keeps out of a command's entry, recording its size and sha256 instead.
+
+    `stdout`: a content digest or a file list is bulky and tells what is on the volume.
+    `stderr`: kept unless asked (errors are the journal's point; a hook may print anything).
+    `arguments_from`: the argv's words from this index on (a hook's may hold a password)."""
+
+    stdout: bool = True
+    stderr: bool = False
+    arguments_from: int | None = None
+
+    def argv(self, argv: list[str]) -> list[str]:
+        if self.arguments_from is None or len(argv) <= self.arguments_from:
+            return list(argv)
+        kept = argv[self.arguments_from:]
+        return [*argv[:self.arguments_from], f"[{len(kept)} argument(s) {summary(chr(0).join(kept))}]"]
+
+    def outputs(self, stdout: str, stderr: str) -> tuple[str, str]:
+        return (summary(stdout) if self.stdout and stdout else stdout,
+                summary(stderr) if self.stderr and stderr else stderr)
+
+
+BULKY = Private()  # the usual case: stdout out, stderr and argv kept
+
+
+def summary(text: str) -> str:
+    """What the journal keeps of a text it must not hold: enough to match it, nothing of it."""
+    data = text.encode("utf-8", errors="surrogateescape")
+    return f"[kept out of the journal: {len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()}]"
+
+
+@dataclass(frozen=True)
 class JournalEntry:
     host: str
     argv: list[str]
@@ -37,8 +70,11 @@ class JournalEntry:
 class Journal:
     """Collects entries in memory and, when given a path, appends each to a JSON-lines file."""
 
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, *, keep_private: bool = False):
         self.path = Path(path) if path else None
+        # True only where the whole output is needed and nothing private is at stake: the
+        # workflow recordings of the tests (tests/fixtures/record_workflows.py) replay it.
+        self.keep_private = keep_private
         self.entries: list[JournalEntry] = []
         self._lock = threading.Lock()  # the snapshot watcher records from its own thread
         if self.path:

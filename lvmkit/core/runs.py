@@ -22,6 +22,12 @@ def new_run_id() -> str:
     return utc_now().strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
 
 
+def make_run_dirs_argv(*directories: str) -> list[str]:
+    """Create a run's directories 0700 each, whatever the umask (install -d sets the mode of
+    every directory it is given; missing parents, RUN_ROOT, get the default 0755)."""
+    return ["install", "-d", "-m", "0700", "--", *directories]
+
+
 def private(argv: list[str]) -> list[str]:
     return ["sh", "-c", _PRIVATE, "sh", *argv]
 

@@ -69,5 +69,9 @@ class LabPaths:
         return self.root / "share"
 
     @property
+    def persistent_disk(self) -> Path:  # attached as the guest's /dev/vda when it exists
+        return self.root / "persistent.img"
+
+    @property
     def loops(self) -> Path:  # loop files of the volume group (this path, in the guest too)
         return self.root / "loops"

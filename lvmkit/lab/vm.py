@@ -58,6 +58,7 @@ def boot(host: Host, paths: LabPaths, port: int, checkout: Path) -> int:
         "-virtfs", f"local,path={paths.share},mount_tag=labshare,security_model=none,multidevs=remap",
         "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:22",
         "-device", "virtio-net-pci,netdev=n0",
+        *persistent_disk_options(paths),
         "-pidfile", str(paths.pidfile),
         "-daemonize",
     ]
@@ -69,6 +70,18 @@ def boot(host: Host, paths: LabPaths, port: int, checkout: Path) -> int:
         stop(pid)
         raise
     return pid
+
+
+def persistent_disk_options(paths: LabPaths) -> list[str]:
+    """The lab's persistent disk, when its file exists: /dev/vda in the guest, and the one
+    thing of a lab that outlives its QEMU (everything else is tmpfs). What the guest
+    wrote to it survives a SIGKILL of QEMU exactly as a disk survives a power cut: QEMU
+    hands each write to the host at once (cache=writeback: into the host's page cache,
+    which lives on), while what the guest kernel still held in its own page cache is lost.
+    docs/durability.md uses it to cut the power right after a set is published."""
+    if not paths.persistent_disk.exists():
+        return []
+    return ["-drive", f"file={paths.persistent_disk},format=raw,if=virtio,cache=writeback"]
 
 
 def kernel_command_line(paths: LabPaths, checkout: Path) -> str:

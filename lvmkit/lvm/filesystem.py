@@ -48,20 +48,26 @@ def require_supported(fstype: str | None, device: str) -> str:
     return fstype
 
 
+# A snapshot or a restored volume holds whatever its owner's users put there: a setuid
+# binary or a device node of theirs must not act for root while lvmkit has it mounted.
+# Explicit, not left to the distribution's defaults (mount(8) assumes suid,dev).
+UNTRUSTED = "nosuid,nodev"
+
+
 def snapshot_mount_options(fstype: str) -> str:
     """Options for a read-only mount of a snapshot while its origin is mounted."""
     if fstype == "xfs":
         # nouuid: the snapshot has the origin's UUID, and XFS refuses a second mount of it.
         # No norecovery: the snapshot LV is writable, so the log is replayed into its
         # copy-on-write space and the filesystem read is consistent (norecovery would not be).
-        return "ro,nouuid"
+        return f"ro,{UNTRUSTED},nouuid"
     # ext*: a plain read-only mount replays the journal into the writable snapshot.
-    return "ro"
+    return f"ro,{UNTRUSTED}"
 
 
 def restore_mount_options(fstype: str) -> str:
     # A restored XFS made from a snapshot's image has the origin's UUID too.
-    return "nouuid" if fstype == "xfs" else "defaults"
+    return f"{UNTRUSTED},nouuid" if fstype == "xfs" else UNTRUSTED
 
 
 def mkfs_argv(fstype: str, device: str) -> list[str]:

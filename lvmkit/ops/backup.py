@@ -21,6 +21,7 @@ from lvmkit.archive.archive_set import (
     ArchiveSetPaths,
     checksum_argv,
     parse_sums,
+    publish_argvs,
     validate_set_name,
     write_file,
     write_file_argv,
@@ -42,12 +43,12 @@ from lvmkit.archive.manifest import (
 )
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
-from lvmkit.core.journal import CommandCount, count_commands
+from lvmkit.core.journal import BULKY, CommandCount, count_commands
 from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Conditional, Plan, Slot, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Preflight
 from lvmkit.core.progress import Progress
-from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id, private
+from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, make_run_dirs_argv, new_run_id, private
 from lvmkit.core.sizes import parse_size
 from lvmkit.lvm.filesystem import FilesystemInfo, snapshot_mount_options
 from lvmkit.lvm.guard import GuardSettings, SnapshotGuard
@@ -97,6 +98,7 @@ class BackupRun:
     origin_mounts: list[str] = field(default_factory=list)
     layout: dict = field(default_factory=dict)  # layout.json, asked in the preflight
     engine_version: str = ""
+    device_number: tuple[int, int] | None = None  # the origin's (major, minor)
     bytes_read: int | None = None
     digest: DigestSummary | None = None  # once the snapshot's content digest is written
     manifest: Manifest | None = None  # once the archive set is sealed
@@ -142,6 +144,7 @@ def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=d
         engine=engine, engine_options=engine_options, snapshot=snapshot, paths=paths,
         mountpoint=f"{RUN_ROOT}/{run_id}/{vg}-{lv}", expected_bytes=expected, preflight=checks,
         origin_mounts=origin_mounts, engine_version=found.engine_version, layout=found.layout,
+        device_number=found.device_number,
         guard=SnapshotGuard(host, snapshot, origin,
                             replace(request.guard, keep_snapshot_on_failure=request.keep_snapshot_on_failure),
                             vg_free_extents, log),
@@ -155,7 +158,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
     size = "thin" if snapshot.thin else f"{snapshot.extents} extents"
     mount = Step(
         f"mount the snapshot read-only at {mp}",
-        [["mkdir", "-p", mp], ["mount", "-t", fstype, "-o", snapshot_mount_options(fstype), snapshot.device, mp]],
+        [make_run_dirs_argv(run.run_dir, mp), ["mount", "-t", fstype, "-o", snapshot_mount_options(fstype), snapshot.device, mp]],
         undo_commands=[["umount", mp], ["rmdir", mp, run.run_dir]],
         undo_armed_before=True,
     )
@@ -185,7 +188,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
         mount,
         Step(
             f"create the archive set {paths.partial}",
-            [["mkdir", "-m", "0700", paths.partial]],
+            [["mkdir", "-m", "0700", "--", paths.partial]],
             undo_commands=[["rm", "-rf", "--", paths.partial]],
         ),
         Step(
@@ -222,9 +225,8 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
             run=lambda host: _seal(host, run),
         ),
         Step(
-            f"publish the archive set as {paths.final}",
-            # -T: the name is the target itself, never a directory to move into
-            [["rm", "-f", "--", paths.in_partial(RUN_MARKER)], ["mv", "-T", "--no-clobber", paths.partial, paths.final]],
+            f"publish the archive set as {paths.final}, flushed to disk before and after the rename",
+            publish_argvs(paths, RUN_MARKER),
             run=lambda host: _publish(host, run),
         ),
         Step(f"remove snapshot {snapshot.vg}/{snapshot.name}", [snapshot.remove_argv(), ["rmdir", mp, run.run_dir]],
@@ -328,8 +330,8 @@ def _final_check(host: Host, run: BackupRun) -> None:
 
 def _seal(host: Host, run: BackupRun) -> None:
     paths, engine = run.paths, run.engine
-    sums_text = host.run(checksum_argv(paths.partial, sealed_members(engine),
-                                       tree=engine.archive_name == "tree")).stdout
+    sums_text = host.run(checksum_argv(paths.partial, sealed_members(engine), tree=engine.archive_name == "tree"),
+                         private=BULKY).stdout  # rsync: every file
     sums = parse_sums(sums_text)
     archive_bytes = int(host.run(["du", "-sb", "--", run.archive]).stdout.split()[0])
     run.ended = utc_now().isoformat()
@@ -358,8 +360,8 @@ def _publish(host: Host, run: BackupRun) -> None:
     paths = run.paths
     if host.run(["test", "-e", paths.final], check=False).returncode == 0:
         raise LvmkitError(f"{paths.final} appeared while the backup ran; the new archive set stays at {paths.partial}")
-    host.run(["rm", "-f", "--", paths.in_partial(RUN_MARKER)], changes=True)
-    host.run(["mv", "-T", "--no-clobber", paths.partial, paths.final], changes=True)
+    for argv in publish_argvs(paths, RUN_MARKER):  # the snapshot is removed only after the last flush
+        host.run(argv, changes=True)
 
 
 def _remove_snapshot(host: Host, run: BackupRun) -> None:

@@ -8,6 +8,7 @@ failure still names the check that failed.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from lvmkit.archive.archive_set import ArchiveSetPaths
@@ -16,6 +17,7 @@ from lvmkit.archive.engines.base import Engine
 from lvmkit.core.batch import Query, run_batch
 from lvmkit.core.errors import CommandError, LvmkitError
 from lvmkit.core.host import DEBIAN_PACKAGE, CommandResult, Host, missing_tools_argv
+from lvmkit.core.ownership import OWNERSHIP_PROBE, judge_ownership
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import UID_ARGV, root_check_from
 from lvmkit.core.scripts import packaged_script
@@ -63,6 +65,7 @@ class Findings:
     expected_bytes: int | None
     engine_version: str
     layout: dict  # layout.json: what a rebuild on a blank disk makes again (lvmkit.lvm.layout)
+    device_number: tuple[int, int] | None  # the origin's (major, minor)
 
 
 def probe_queries(vg: str, lv: str, engine: Engine, tools: list[str], paths: ArchiveSetPaths | None) -> list[Query]:
@@ -79,6 +82,8 @@ def probe_queries(vg: str, lv: str, engine: Engine, tools: list[str], paths: Arc
         Query("mounts", mount_sources_argv(device)),
         # a mounted device's filesystem; "target" tells it is the origin's (not /dev's)
         Query("used", ["df", "--block-size=1", "--output=used,target", device]),
+        # -L: the device node behind /dev/VG/LV's symlink; %t:%T its major:minor in hex
+        Query("devno", ["stat", "-L", "-c", "%t:%T", "--", device]),
         # the layout the volume came from, for the archive set's layout.json
         *layout_queries(vg),
         fs_parameters_query(device),
@@ -157,13 +162,24 @@ def run_preflight(host: Host, request, engine: Engine, vg: str, lv: str, paths: 
     expected = _used_bytes(host, answers["used"], origin_mounts)
     if engine.name == "dd":  # every block, used or not
         expected = origin.size
+    device_number = _device_number(answers["devno"])
     if not in_group:
-        check_destination(host, checks, paths, engine, expected, answers["dest"])
+        check_destination(host, checks, paths, engine, expected, answers["dest"],
+                          origins=[(f"{vg}/{lv}", device_number)])
     checks.raise_if_failed()
     version = answers[f"version{_version_argvs(engine).index(engine.version_argv(fstype))}"]
     return Findings(checks, origin, filesystem, holder, snapshot, vg_free_extents, origin_mounts, expected,
                     engine.parse_version(version.stdout + version.stderr),
-                    describe(group, volumes, origin, filesystem, answers, origin_mounts))
+                    describe(group, volumes, origin, filesystem, answers, origin_mounts), device_number)
+
+
+def _device_number(result: CommandResult) -> tuple[int, int] | None:
+    """(major, minor) from `stat -L -c %t:%T` (hex), None when the device was not there."""
+    major, _, minor = result.stdout.strip().partition(":")
+    try:
+        return int(major, 16), int(minor, 16)
+    except ValueError:
+        return None
 
 
 def _volumes(host: Host, vg: str, answers: dict[str, CommandResult],
@@ -229,18 +245,24 @@ def snapshot_spec(request, origin: LogicalVolume, run_id: str, group: VolumeGrou
 
 
 def destination_probe_argv(paths: ArchiveSetPaths) -> list[str]:
-    return ["sh", "-c", _PROBE_DESTINATION, "sh", paths.dest, paths.final, paths.partial]
+    return ["sh", "-c", _PROBE_DESTINATION, "sh", paths.dest, paths.final, paths.partial, OWNERSHIP_PROBE]
 
 
 def check_destination(host: Host, checks: Preflight, paths: ArchiveSetPaths, engine: Engine,
-                      expected: int | None, probed: CommandResult | None = None) -> None:
-    """The destination's checks, from `probed` (the batch's answer) or asked now."""
+                      expected: int | None, probed: CommandResult | None = None, *,
+                      origins: list[tuple[str, tuple[int, int] | None]] = ()) -> None:
+    """The destination's checks, from `probed` (the batch's answer) or asked now; `origins`:
+    the volumes backed up, by name and (major, minor), none of which may hold the destination."""
     dest = paths.dest
     output = (probed or host.run(destination_probe_argv(paths))).stdout
-    probe = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+    lines = output.splitlines()
+    probe = dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("owner="))
     if probe.get("dir") != "1":
         checks.fail("destination exists", f"{dest} is not a directory on {host.name}: create it first")
         return
+    owner = "\n".join(line[len("owner="):] for line in lines if line.startswith("owner="))
+    checks.add(judge_ownership(owner, dest, "destination"))
+    checks.add(_not_on_an_origin(dest, probe.get("devno", ""), origins))
     ok = probe["writable"] == "1" and "ro" not in probe["options"].strip().split(",")
     checks.add(Check("destination writable", ok, dest if ok else f"{dest} is read-only: choose a writable --dest"))
     taken = [path for path, key in ((paths.final, "final"), (paths.partial, "partial")) if probe[key] == "1"]
@@ -259,6 +281,22 @@ def check_destination(host: Host, checks: Preflight, paths: ArchiveSetPaths, eng
                      f"{human(free)} free for an archive of about {human(plausible)}" if ok else
                      f"{paths.dest} has {human(free)} free, an archive of about {human(plausible)} is likely: "
                      f"free space or choose another --dest"))
+
+
+def _not_on_an_origin(dest: str, devno: str, origins: list[tuple[str, tuple[int, int] | None]]) -> Check:
+    """A destination on a volume being backed up would be copied into its own snapshot: every
+    archive byte a changed block, until the snapshot overflows."""
+    name = "destination not on a volume backed up"
+    if not devno.strip().isdigit():
+        return Check(name, False, f"cannot tell which device holds {dest} (stat said {devno!r})")
+    device = os.major(int(devno)), os.minor(int(devno))  # st_dev: Linux's encoding on target and here
+    for origin, origin_device in origins:
+        if origin_device == device:
+            return Check(name, False, f"{dest} is on /dev/{origin} ({device[0]}:{device[1]}), which this backup "
+                                      f"snapshots: every archive byte would fill the snapshot until it overflows; "
+                                      f"choose a --dest on another filesystem")
+    return Check(name, True, f"{dest} is on device {device[0]}:{device[1]}, not on "
+                             f"{', '.join(origin for origin, _ in origins) or 'a member'}")
 
 
 def missing_message(missing: list[str]) -> str:

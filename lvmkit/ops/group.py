@@ -27,6 +27,7 @@ from lvmkit.archive.archive_set import (
     MANIFEST,
     SUMS,
     ArchiveSetPaths,
+    publish_argvs,
     validate_set_name,
     write_file,
     write_file_argv,
@@ -44,14 +45,16 @@ from lvmkit.archive.manifest import (
 )
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.journal import BULKY
 from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
-from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id
+from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, make_run_dirs_argv, new_run_id
 from lvmkit.core.scripts import packaged_script
 from lvmkit.core.sizes import human
 from lvmkit.lvm.guard import GuardSettings
 from lvmkit.lvm.lock_steps import lock_steps
+from lvmkit.lvm.metadata_dirs import check_metadata_dirs, metadata_dirs_argv
 from lvmkit.lvm.names import parse_lv_spec
 from lvmkit.lvm.reports import list_vgs
 from lvmkit.lvm.snapshot import remove_if_ours, run_tag
@@ -174,11 +177,14 @@ def prepare(host: Host, request: GroupRequest, log=default_log, run_id: str | No
     checks.raise_if_failed()
     _check_room(host, checks, runs)
     checks.add(_freeze_supported(host))
+    checks.add(check_metadata_dirs(host.run(metadata_dirs_argv()).stdout,
+                                   [(run.request.origin, run.device_number) for run in runs]))
     for hook in (request.pre_snapshot, request.post_snapshot):
         if hook is not None:
             checks.add(hook.check(host))
     expected = sum(run.expected_bytes or 0 for run in runs) or None
-    check_destination(host, checks, paths, engine, expected)
+    check_destination(host, checks, paths, engine, expected,
+                      origins=[(run.request.origin, run.device_number) for run in runs])
     checks.raise_if_failed()
     return GroupRun(request, run_id, runs, paths, checks)
 
@@ -200,7 +206,7 @@ def plan(run: GroupRun) -> Plan:
     steps += [
         Step(f"start the watchdog: it resumes {len(devices)} device(s) after {request.freeze_timeout_s:g} s "
              f"if lvmkit dies inside the window",
-             [["mkdir", "-p", run.run_dir], _watchdog_argv(run)],
+             [make_run_dirs_argv(run.run_dir), _watchdog_argv(run)],
              undo_commands=[_stop_watchdog_argv(run)]),
         Step(f"freeze {len(devices)} member(s) and snapshot all {len(run.members)} at one instant",
              [_freeze_argv(run)],
@@ -222,7 +228,7 @@ def plan(run: GroupRun) -> Plan:
         steps.append(Step(f"post-snapshot hook: {' '.join(request.post_snapshot.argv)}",
                           [request.post_snapshot.run_argv()], run=lambda host: _post_hook(host, run)))
     steps += [
-        Step(f"create the group's archive set {paths.partial}", [["mkdir", "-m", "0700", paths.partial]],
+        Step(f"create the group's archive set {paths.partial}", [["mkdir", "-m", "0700", "--", paths.partial]],
              undo_commands=[["rm", "-rf", "--", paths.partial]]),
         Step("mark it with the run id (for `lvmkit cleanup` after a crash)",
              [write_file_argv(f"{paths.partial}/{RUN_MARKER}")],
@@ -238,8 +244,7 @@ def plan(run: GroupRun) -> Plan:
               write_file_argv(f"{paths.partial}/{SUMS}")],
              run=lambda host: _seal(host, run)),
         Step(f"publish the group's archive set as {paths.final}",
-             [["rm", "-f", "--", f"{paths.partial}/{RUN_MARKER}"],
-              ["mv", "-T", "--no-clobber", paths.partial, paths.final], ["rmdir", run.run_dir]],
+             [*publish_argvs(paths, RUN_MARKER), ["rmdir", run.run_dir]],
              run=lambda host: _publish(host, run)),
         *(give_back for _, give_back in reversed(locks)),  # in the reverse order of taking
     ]
@@ -331,7 +336,7 @@ def _post_hook(host: Host, run: GroupRun) -> None:
 
 def _seal(host: Host, run: GroupRun) -> None:
     paths = run.paths
-    sums = host.run(["bash", "-c", _GROUP_SUMS, "bash", paths.partial]).stdout
+    sums = host.run(["bash", "-c", _GROUP_SUMS, "bash", paths.partial], private=BULKY).stdout  # rsync members: every file
     volume_groups = sorted({m.origin.vg_name for m in run.members})
     window = run.window
     run.manifest = GroupManifest(
@@ -363,8 +368,8 @@ def _publish(host: Host, run: GroupRun) -> None:
     paths = run.paths
     if host.run(["test", "-e", paths.final], check=False).returncode == 0:
         raise GroupError(f"{paths.final} appeared while the backup ran; the new set stays at {paths.partial}")
-    host.run(["rm", "-f", "--", f"{paths.partial}/{RUN_MARKER}"], changes=True)
-    host.run(["mv", "-T", "--no-clobber", paths.partial, paths.final], changes=True)
+    for argv in publish_argvs(paths, RUN_MARKER):
+        host.run(argv, changes=True)
     host.run(["rmdir", run.run_dir], changes=True, check=False)
 
 

@@ -12,10 +12,15 @@ from dataclasses import dataclass
 
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
+from lvmkit.core.journal import Private
 from lvmkit.core.preflight import Check
 from lvmkit.core.scripts import packaged_script
 
 KILL_AFTER_S = 5  # after the timeout's SIGTERM, SIGKILL this much later
+# The journal keeps a hook's program, and of its arguments and output only their size and
+# sha256: an argument may be a password. Better still, pass secrets by a file or the
+# environment (docs/durability.md).
+HOOK_PRIVATE = Private(stdout=True, stderr=True, arguments_from=4)  # timeout, --kill-after, seconds, program
 
 _FIND_PROGRAM = packaged_script(__package__, "hooks_find_program.sh")  # where timeout(1) will find it
 
@@ -58,7 +63,7 @@ class Hook:
                      found if executable else f"{found} is not executable: chmod +x it, or run it through its interpreter")
 
     def run(self, host: Host) -> None:
-        result = host.run(self.run_argv(), changes=True, check=False)
+        result = host.run(self.run_argv(), changes=True, check=False, private=HOOK_PRIVATE)
         if result.returncode == 0:
             return
         shown = shlex.join(self.argv)

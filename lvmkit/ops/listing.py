@@ -41,7 +41,7 @@ def _read_set(host: Host, path: str) -> ListedSet:
         manifest = from_json(read_file(host, f"{path}/{MANIFEST}"), f"{path}/{MANIFEST}")
     except ArchiveError as error:
         return ListedSet(path, None, None, str(error))
-    result = host.run(["cat", f"{path}/verification.json"], check=False)
+    result = host.run(["cat", "--", f"{path}/verification.json"], check=False)
     verification = json.loads(result.stdout) if result.returncode == 0 else None
     return ListedSet(path, manifest, verification)
 

@@ -15,12 +15,13 @@ from lvmkit.archive.digest import ContentDigest, compare, compute_digest, digest
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
 from lvmkit.archive.manifest import GroupManifest, Manifest, read_manifest
-from lvmkit.core.errors import UsageError
+from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.ownership import OWNERSHIP_PROBE, judge_ownership
 from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
-from lvmkit.core.runs import RUN_ROOT, new_run_id, root_check
+from lvmkit.core.runs import RUN_ROOT, make_run_dirs_argv, new_run_id, root_check
 from lvmkit.core.sizes import human
 from lvmkit.lvm.filesystem import mkfs_argv, mount_sources, restore_mount_options
 from lvmkit.lvm.lock_steps import lock_steps
@@ -85,8 +86,34 @@ def checksums_argv(archive_set: str) -> list[str]:
     return ["env", f"--chdir={archive_set}", "sha256sum", "--check", "--strict", "--quiet", SUMS]
 
 
+# The set's ownership chain (core/ownership.py's probe, $2), then each symlink among the
+# set's own files: lvmkit reads and writes them as root and follows none.
+_SET_PROBE = """sh -c "$2" sh "$1" || exit
+find "$1" -mindepth 1 -maxdepth 1 -type l -printf 'contains-link %f\\n'
+"""
+
+
+def set_probe_argv(archive_set: str) -> list[str]:
+    return ["sh", "-c", _SET_PROBE, "sh", archive_set, OWNERSHIP_PROBE]
+
+
+def check_set_ownership(host: Host, archive_set: str, checks: Preflight) -> bool:
+    """The set is root's alone, no link itself nor holding one; False when it is not."""
+    lines = host.run(set_probe_argv(archive_set), check=False).stdout.splitlines()
+    check = judge_ownership("\n".join(line for line in lines if not line.startswith("contains-link ")),
+                            archive_set, "archive set", link_allowed=False)
+    links = [line.split(" ", 1)[1] for line in lines if line.startswith("contains-link ")]
+    if check.passed and links:
+        check = Check(check.name, False, f"{archive_set} holds symlinks ({', '.join(links)}): lvmkit never follows "
+                                         f"links in an archive set; the set was tampered with, use another copy")
+    checks.add(check)
+    return check.passed
+
+
 def check_archive(host: Host, archive_set: str, checks: Preflight) -> Manifest | GroupManifest | None:
     """Manifest readable and of a known schema, every checksum right; returns the manifest."""
+    if not check_set_ownership(host, archive_set, checks):
+        return None
     try:
         manifest = read_manifest(host, archive_set)
     except ArchiveError as error:
@@ -151,7 +178,7 @@ def plan(run: RestoreRun) -> Plan:
             undo_armed_before=True,
         ))
     mount = Step(f"mount {device} at {mp}",
-                 [["mkdir", "-p", mp], ["mount", "-t", fstype, "-o", restore_mount_options(fstype), device, mp]],
+                 [make_run_dirs_argv(run.run_dir, mp), ["mount", "-t", fstype, "-o", restore_mount_options(fstype), device, mp]],
                  undo_commands=[["umount", mp], ["rmdir", mp, run.run_dir]], undo_armed_before=True)
     restore = Step(f"restore with {engine.name}",
                    [engine.restore_argv(run.archive, mp if not engine.restore_makes_filesystem else device,
@@ -164,13 +191,35 @@ def plan(run: RestoreRun) -> Plan:
     steps += [
         Step("content digest of the restored volume, compared with the archive's",
              [*digest_commands(mp, algorithm=run.manifest.digest.algorithm),
-              ["cat", f"{run.request.archive.rstrip('/')}/{DIGEST}"]],
+              ["cat", "--", f"{run.request.archive.rstrip('/')}/{DIGEST}"]],
              run=lambda host: _prove(host, run)),
         Step(f"unmount {mp}", [["umount", mp], ["rmdir", mp, run.run_dir]]),
     ]
     take, give_back = lock_steps(run.vg, run.lv, run.run_id, "verify" if run.request.scratch else "restore")
-    return Plan(f"restore {run.request.archive} onto {run.vg}/{run.lv}", [take, *steps, give_back],
+    # The preflight may be minutes old (a runbook, an approval): what it saw is asked again
+    # now that no other lvmkit run can take the volume; only read-only queries.
+    recheck = Step(f"check {run.vg}/{run.lv} again under the lock", [], run=lambda host: recheck_target(host, run))
+    return Plan(f"restore {run.request.archive} onto {run.vg}/{run.lv}", [take, recheck, *steps, give_back],
                 facts={"run_id": run.run_id})
+
+
+def recheck_target(host: Host, run: RestoreRun) -> None:
+    """Refuse when the target changed since the preflight: mounted or opened (an existing
+    one), or created by someone else (a new one)."""
+    target = f"{run.vg}/{run.lv}"
+    volume = get_lv(host, run.vg, run.lv)
+    if run.create:
+        if volume is not None:
+            raise LvmkitError(f"{target} was created after the preflight, by someone else: nothing was restored; "
+                              f"choose another name with --to-new")
+        return
+    if volume is None:
+        raise LvmkitError(f"{target} was removed after the preflight: nothing was restored")
+    mounted = mount_sources(host, f"/dev/{run.vg}/{run.lv}")
+    if mounted or volume.attr.is_open:
+        raise LvmkitError(f"{target} came into use after the preflight (mounted at "
+                          f"{', '.join(mounted) or 'an unknown place'}): restoring would overwrite a filesystem in "
+                          f"use; nothing was restored; unmount it and run the restore again")
 
 
 def restore(host: Host, request: RestoreRequest, *, log=None, run_id: str | None = None) -> RestoreRun:
@@ -197,7 +246,7 @@ def execute_run(host: Host, run: RestoreRun, the_plan: Plan, log=default_log) ->
 
 
 def _prove(host: Host, run: RestoreRun) -> None:
-    expected = ContentDigest.from_json(read_file(host, f"{run.request.archive.rstrip('/')}/{DIGEST}"))
+    expected = ContentDigest.from_json(read_file(host, f"{run.request.archive.rstrip('/')}/{DIGEST}", bulky=True))
     actual = compute_digest(host, run.mountpoint, algorithm=expected.algorithm)  # the archive's, old or new
     run.expected_digest = expected
     run.comparison = compare(expected, actual)

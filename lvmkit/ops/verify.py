@@ -16,6 +16,7 @@ from lvmkit.archive.engines import get_engine
 from lvmkit.archive.manifest import GroupManifest, Manifest
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
+from lvmkit.core.journal import BULKY
 from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Step, acting, default_log
 from lvmkit.core.preflight import Check, Preflight
@@ -76,7 +77,8 @@ def _members(host: Host, archive_set: str, manifest: GroupManifest, checks: Pref
 def _engine_test(host: Host, archive_set: str, manifest: Manifest, checks: Preflight) -> None:
     engine = get_engine(manifest.engine.name)
     archive = f"{archive_set.rstrip('/')}/{engine.archive_name}"
-    result = host.run(engine.verify_argv(archive, manifest.filesystem.type), check=False)
+    # its stdout is a list of every file (tar --list) or every block's progress: bulky
+    result = host.run(engine.verify_argv(archive, manifest.filesystem.type), check=False, private=BULKY)
     tail = (result.stderr or result.stdout).strip()[-400:]
     checks.add(Check(f"{engine.name} reads the archive", result.returncode == 0,
                      "no error" if result.returncode == 0 else f"exit {result.returncode}: {tail}"))
@@ -84,7 +86,7 @@ def _engine_test(host: Host, archive_set: str, manifest: Manifest, checks: Prefl
 
 def _digest_matches_manifest(host: Host, archive_set: str, manifest: Manifest, checks: Preflight) -> None:
     try:
-        digest = ContentDigest.from_json(read_file(host, f"{archive_set.rstrip('/')}/{DIGEST}"))
+        digest = ContentDigest.from_json(read_file(host, f"{archive_set.rstrip('/')}/{DIGEST}", bulky=True))
     except LvmkitError as error:
         checks.fail("content digest readable", str(error))
         return

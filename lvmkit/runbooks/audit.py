@@ -8,7 +8,13 @@ the folder. So the chain covers every byte of every record, and `verify` finds:
 - a record deleted (a folder or file named by the chain is gone),
 - a record added (a folder or file that no line accounts for),
 - records reordered (a line's `prev` no longer is the hash of the line before it, or its
-  sequence number is out of place).
+  sequence number is out of place),
+- a kept plan (RECORDS/plans/) edited or deleted: each run.json lists the sha256 of every
+  plan there when it ended; a plan made after the last run is covered by the next one.
+
+A record is flushed to disk (every file, its folder, RECORDS) before its line is appended,
+and the line before append() returns: a power cut never leaves a line naming a record
+whose bytes were lost.
 
 Rewriting the whole chain from an edited line on is possible for whoever can write the
 log, and so is cutting its last lines off cleanly; against both, keep the head hash that
@@ -26,12 +32,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lvmkit.runbooks.approval import PLANS  # the plans kept for approval, beside the record folders
+
 AUDIT_LOG = "audit.log"
 RUN_JSON = "run.json"
 GENESIS = "0" * 64  # the `prev` of the first line
 # What each line repeats from its run.json, to read the log without opening the records.
 SUMMARY = ("runbook", "outcome", "start", "end", "operator", "change_id")
-NOT_RECORDS = {AUDIT_LOG, f"{AUDIT_LOG}.lock", "plans"}  # in RECORDS, beside the record folders
+NOT_RECORDS = {AUDIT_LOG, f"{AUDIT_LOG}.lock", PLANS}  # in RECORDS, beside the record folders
 
 
 def sha256_file(path: Path) -> str:
@@ -47,19 +55,40 @@ def line_hash(line: str | bytes) -> str:
 
 
 def folder_files(folder: Path) -> dict[str, str]:
-    """sha256 of every file under `folder` (relative POSIX paths), run.json left out."""
+    """sha256 of every file under `folder` (relative POSIX paths), run.json left out; a
+    symlink by the sha256 of its target's name (never followed)."""
     files = {}
     for path in sorted(folder.rglob("*")):
-        if path.is_file() or path.is_symlink():
+        if path.is_symlink():
+            files[path.relative_to(folder).as_posix()] = f"symlink:{line_hash(os.readlink(path))}"
+        elif path.is_file():
             relative = path.relative_to(folder).as_posix()
             if relative != RUN_JSON:
-                files[relative] = sha256_file(path) if path.is_file() else "symlink"
+                files[relative] = sha256_file(path)
     return files
+
+
+def plan_files(records: Path) -> dict[str, str]:
+    """sha256 of every file in RECORDS/plans/, for run.json: the chain then covers them."""
+    return folder_files(records / PLANS) if (records / PLANS).is_dir() else {}
+
+
+def flush(folder: Path) -> None:
+    """fsync every file and directory under `folder`, itself and its parent included."""
+    for path in [*sorted(folder.rglob("*")), folder, folder.parent]:
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            continue
+        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
 
 
 def append(records: Path, record: str, run: dict) -> dict:
     """Append the line of the record folder `record` (its run.json written) to the audit log."""
     log_path = records / AUDIT_LOG
+    flush(records / record)  # the record's bytes on disk before a line names them
     # One writer at a time: two runs ending together must not both chain to the same line.
     with open(records / f"{AUDIT_LOG}.lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -76,7 +105,16 @@ def append(records: Path, record: str, run: dict) -> dict:
             stream.write(line + "\n")
             stream.flush()
             os.fsync(stream.fileno())
+        flush_directory(records)  # a new audit.log's own entry
     return {**entry, "hash": line_hash(line)}
+
+
+def flush_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY | os.O_CLOEXEC | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 @dataclass
@@ -87,6 +125,7 @@ class AuditReport:
     problems: list[str] = field(default_factory=list)
     given_head: str | None = None
     given_head_line: int | None = None  # the line whose hash is the given head (0: the empty log)
+    uncovered_plans: list[str] = field(default_factory=list)  # kept after the last run
 
     @property
     def intact(self) -> bool:
@@ -98,6 +137,9 @@ class AuditReport:
                               *[f"  {p}" for p in self.problems]])
         lines = [f"audit log intact: {self.lines} record{'s' if self.lines != 1 else ''}, every file as recorded; "
                  f"head {self.head}"]
+        if self.uncovered_plans:
+            lines.append(f"{len(self.uncovered_plans)} plan(s) in {PLANS}/ kept after the last run: the next run's "
+                         f"record covers them")
         if self.given_head is None:
             lines.append("no --head given: records cut off the end of the log cleanly would not show; "
                          "give a head kept elsewhere (a change ticket) to rule that out")
@@ -119,6 +161,7 @@ def verify(records: Path, *, head: str | None = None) -> AuditReport:
     lines = _lines(log_path)
     report.lines = len(lines)
     named: dict[str, int] = {}
+    plans: dict[str, tuple[str, str]] = {}  # plan file -> (sha256, the record that listed it last)
     previous = GENESIS
     heads = [GENESIS]  # the head after each line: a head kept elsewhere must be one of them
     for number, line in enumerate(lines, 1):
@@ -153,11 +196,12 @@ def verify(records: Path, *, head: str | None = None) -> AuditReport:
             report.problems.append(f"{where} names {record} again (first on line {named[record]})")
             continue
         named[record] = number
-        _check_record(records / record, entry, where, report.problems)
+        _check_record(records / record, entry, where, report.problems, plans)
     report.head = previous
     for path in sorted(records.iterdir()):
         if path.name not in NOT_RECORDS and path.name not in named:
             report.problems.append(f"{path.name} is not in {AUDIT_LOG}: added (or a run still in progress)")
+    _check_plans(records, plans, report)
     if head is not None:
         report.given_head = head
         if head in heads:
@@ -168,7 +212,20 @@ def verify(records: Path, *, head: str | None = None) -> AuditReport:
     return report
 
 
-def _check_record(folder: Path, entry: dict, where: str, problems: list[str]) -> None:
+def _check_plans(records: Path, listed: dict[str, tuple[str, str]], report: AuditReport) -> None:
+    """Every plan a run listed is there as it was; plans made after the last run are noted."""
+    actual = plan_files(records)
+    for name, (digest, record) in sorted(listed.items()):
+        if name not in actual:
+            report.problems.append(f"{PLANS}/{name} is missing: deleted (record {record} listed it)")
+        elif actual[name] != digest:
+            report.problems.append(f"{PLANS}/{name} was edited (sha256 {actual[name]}, record {record} "
+                                   f"listed {digest})")
+    report.uncovered_plans = sorted(set(actual) - set(listed))
+
+
+def _check_record(folder: Path, entry: dict, where: str, problems: list[str],
+                  plans: dict[str, tuple[str, str]]) -> None:
     name = folder.name
     run_json = folder / RUN_JSON
     if not folder.is_dir():
@@ -191,8 +248,12 @@ def _check_record(folder: Path, entry: dict, where: str, problems: list[str]) ->
     for key in SUMMARY:  # the last line has no successor to chain it: its words are checked here
         if entry.get(key) != run.get(key):
             problems.append(f"{where} says {key} {entry.get(key)!r}, the record's {RUN_JSON} {run.get(key)!r}: edited")
+    for plan, digest in sorted((run.get("plans") or {}).items()):
+        plans[plan] = (digest, name)
     actual = folder_files(folder)
     for file, digest in sorted(recorded.items()):
+        if digest == "symlink" and actual.get(file, "").startswith("symlink:"):
+            continue  # recorded by an lvmkit that did not hash a symlink's target
         if file not in actual:
             problems.append(f"record {name}: {file} is missing: deleted")
         elif actual[file] != digest:

@@ -46,6 +46,10 @@ def add_commands(subparsers) -> None:
     run.add_argument("--approve", default=None, metavar="PLAN_SHA256",
                      help="refuse to run unless the plan computed now is this approved one (see `runbook plan`)")
     run.add_argument("--approved-by", default=None, metavar="NAME", help="who approved the plan, for the record")
+    run.add_argument("--anchor", action="store_true",
+                     help="send the audit log's new head to syslog (logger -t lvmkit-audit), a copy off its disk")
+    run.add_argument("--anchor-socket", default=None, metavar="PATH",
+                     help="with --anchor: the syslog socket to write to instead of /dev/log")
     add_verbose(run)
     run.set_defaults(handler=cmd_runbook_run)
 
@@ -141,7 +145,9 @@ def cmd_runbook_run(args, journal: Journal) -> int:
     book, values = _values(args)
     records = Path(args.records) if args.records else default_records()
     request = RunRequest(book, values, args.host, records, args.operator or default_operator(),
-                         change_id=args.change, approve=args.approve, approver=args.approved_by)
+                         change_id=args.change, approve=args.approve, approver=args.approved_by,
+                         anchor=args.anchor or args.anchor_socket is not None,
+                         anchor_socket=Path(args.anchor_socket) if args.anchor_socket else None)
     result = run_runbook(request, journal=journal, verbose=is_verbose(args))
     print(json.dumps({"record": str(result.record), "outcome": result.outcome,
                       "audit": {"seq": result.audit_line["seq"], "head": result.audit_line["hash"]}}))

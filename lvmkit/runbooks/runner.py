@@ -38,7 +38,7 @@ from lvmkit.core.journal import Journal
 from lvmkit.core.preflight import PreflightError
 from lvmkit.core.runs import new_run_id
 from lvmkit.lvm.lock import LockHeld
-from lvmkit.runbooks import approval, audit, planning
+from lvmkit.runbooks import anchor, approval, audit, planning
 from lvmkit.runbooks.catalog import Runbook
 from lvmkit.runbooks.console import RunConsole
 from lvmkit.targets import connect
@@ -72,6 +72,8 @@ class RunRequest:
     change_id: str | None = None
     approve: str | None = None  # the approved plan's sha256
     approver: str | None = None
+    anchor: bool = False  # send each new head to syslog (anchor.py)
+    anchor_socket: Path | None = None  # logger's socket instead of /dev/log (tests)
 
 
 @dataclass(frozen=True)
@@ -164,9 +166,12 @@ def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=N
         "error": error,
         "html_error": html_error,
         "files": audit.folder_files(record),
+        "plans": audit.plan_files(records),
     }
     (record / audit.RUN_JSON).write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     line = audit.append(records, record.name, run)
+    if request.anchor:
+        anchor.send_head(line, records, request.anchor_socket)
     if error:
         step = f" in step {console.step}" if console.step else ""
         cell = f" at In [{error['execution_count']}]" if error["execution_count"] else ""

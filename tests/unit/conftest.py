@@ -29,7 +29,7 @@ class ScriptedHost(Host):
         result = CommandResult(list(argv), returncode, stdout, stderr, 0.0)
         self.script.append((list(argv), changes, result))
 
-    def run(self, argv, *, changes=False, check=True, input=None, timeout=None) -> CommandResult:
+    def run(self, argv, *, changes=False, check=True, input=None, timeout=None, private=None) -> CommandResult:
         if changes:
             declared.check(list(argv))  # as Host does: only what the acting plan step declares
         if not self.script:

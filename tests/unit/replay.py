@@ -77,7 +77,7 @@ class ReplayHost(Host):
         self.recording.pop(0)
         return CommandResult(list(argv), entry["returncode"], entry["stdout"], entry["stderr"], 0.0)
 
-    def run(self, argv, *, changes=False, check=True, input=None, timeout=None) -> CommandResult:
+    def run(self, argv, *, changes=False, check=True, input=None, timeout=None, private=None) -> CommandResult:
         result = self._next(list(argv), changes)
         if check and result.returncode != 0:
             raise CommandError(self.name, list(argv), result.returncode, stderr_tail(result.stderr))

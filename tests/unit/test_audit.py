@@ -248,3 +248,96 @@ def test_verify_with_a_non_utf8_byte_reports_the_line_as_damaged(records):
     found = problems(records)
     assert "line 2 is not UTF-8 text: damaged or edited" in found
     assert "line 3 does not chain" in found, "the edit changed line 2's hash too"
+
+
+# --- plans, symlinks, durability and the anchor (issue 12) -------------------------------
+
+
+def make_record_over_plans(records, name: str) -> dict:
+    """A record whose run.json lists the plans kept when it ended, as runner.py writes it."""
+    folder = records / name
+    folder.mkdir(parents=True)
+    (folder / "journal.jsonl").write_text("{}\n")
+    (folder / "latest").symlink_to("journal.jsonl")
+    run = {"record": name, "runbook": "backup", "outcome": "succeeded", "start": "s", "end": "e",
+           "operator": "alice", "change_id": None, "files": audit.folder_files(folder),
+           "plans": audit.plan_files(records)}
+    (folder / audit.RUN_JSON).write_text(json.dumps(run, indent=2, sort_keys=True) + "\n")
+    return audit.append(records, name, run)
+
+
+@pytest.fixture
+def planned(tmp_path):
+    (tmp_path / "plans").mkdir()
+    (tmp_path / "plans" / f"{'a' * 64}.json").write_text('{"plan": "approved one"}\n')
+    make_record_over_plans(tmp_path, "20261126T010000Z-backup-aaaa")
+    assert audit.verify(tmp_path).intact
+    return tmp_path
+
+
+def test_a_kept_plan_edited_after_a_run_is_found(planned):
+    (planned / "plans" / f"{'a' * 64}.json").write_text('{"plan": "another"}\n')
+    assert f"plans/{'a' * 64}.json was edited" in problems(planned)
+
+
+def test_a_kept_plan_deleted_after_a_run_is_found(planned):
+    (planned / "plans" / f"{'a' * 64}.json").unlink()
+    assert f"plans/{'a' * 64}.json is missing: deleted" in problems(planned)
+
+
+def test_a_plan_kept_after_the_last_run_is_named_not_failed(planned):
+    (planned / "plans" / f"{'b' * 64}.json").write_text("{}\n")
+    report = audit.verify(planned)
+    assert report.intact and report.uncovered_plans == [f"{'b' * 64}.json"]
+    assert "1 plan(s) in plans/ kept after the last run" in report.render()
+
+
+def test_a_symlink_of_a_record_pointed_elsewhere_is_found(planned):
+    link = planned / "20261126T010000Z-backup-aaaa" / "latest"
+    link.unlink()
+    link.symlink_to("/etc/shadow")
+    assert "latest was edited" in problems(planned)
+
+
+def test_append_flushes_the_record_before_its_line_and_the_line_before_returning(tmp_path, monkeypatch):
+    synced = []
+    real_fsync = audit.os.fsync
+
+    def recording_fsync(descriptor):
+        synced.append(audit.os.readlink(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(audit.os, "fsync", recording_fsync)
+    make_record(tmp_path, "20261126T010000Z-backup-aaaa")
+    folder = tmp_path / "20261126T010000Z-backup-aaaa"
+    log = synced.index(str(tmp_path / audit.AUDIT_LOG))
+    for path in (folder / audit.RUN_JSON, folder / "sub" / "manifest.json", folder / "sub", folder, tmp_path):
+        assert str(path) in synced[:log], f"{path} not flushed before the line"
+    assert synced[-1] == str(tmp_path), "the records directory is flushed after the line (a new audit.log)"
+
+
+def test_anchor_sends_each_new_head_to_the_given_syslog_socket(tmp_path):
+    import socket
+
+    from lvmkit.runbooks import anchor
+
+    path = tmp_path / "log.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(path))
+    listener.settimeout(10)
+    try:
+        line = make_record(tmp_path / "records", "20261126T010000Z-backup-aaaa")
+        anchor.send_head(line, tmp_path / "records", path)
+        message = listener.recv(4096).decode()
+    finally:
+        listener.close()
+    assert f"{anchor.TAG}" in message and f"head {line['hash']} seq 1" in message
+
+
+def test_anchor_to_a_missing_socket_is_an_error_that_says_what_is_kept(tmp_path):
+    from lvmkit.core.errors import LvmkitError
+    from lvmkit.runbooks import anchor
+
+    line = make_record(tmp_path, "20261126T010000Z-backup-aaaa")
+    with pytest.raises(LvmkitError, match="could not be sent to syslog"):
+        anchor.send_head(line, tmp_path, tmp_path / "no-such.sock")

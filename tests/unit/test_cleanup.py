@@ -54,7 +54,7 @@ def alive(pid):
 class PlanningHost(ScriptedHost):
     """A ScriptedHost that, like Host, only plans state-changing commands in a dry run."""
 
-    def run(self, argv, *, changes=False, check=True, input=None, timeout=None):
+    def run(self, argv, *, changes=False, check=True, input=None, timeout=None, private=None):
         result = super().run(argv, changes=changes, check=check, input=input, timeout=timeout)
         if self.dry_run and changes:
             return CommandResult(list(argv), 0, "", "", 0.0, planned=True)

@@ -109,3 +109,13 @@ def test_kernel_command_line_too_long_for_the_kernel_is_refused(tmp_path):
     deep = LabPaths(Path("/" + "d" * 2100))
     with pytest.raises(LabError, match="over the kernel's 2047"):
         vm.kernel_command_line(deep, Path("/tmp/lvmkit"))
+
+
+def test_the_persistent_disk_is_attached_only_when_its_file_exists(tmp_path):
+    from lvmkit.lab.vm import persistent_disk_options
+
+    paths = LabPaths(tmp_path)
+    assert persistent_disk_options(paths) == []
+    paths.persistent_disk.write_bytes(b"")
+    assert persistent_disk_options(paths) == [
+        "-drive", f"file={tmp_path}/persistent.img,format=raw,if=virtio,cache=writeback"]

@@ -60,7 +60,7 @@ class InputHost(ScriptedHost):
         super().__init__()
         self.inputs: list[str | None] = []
 
-    def run(self, argv, *, changes=False, check=True, input=None, timeout=None):
+    def run(self, argv, *, changes=False, check=True, input=None, timeout=None, private=None):
         self.inputs.append(input)
         return super().run(argv, changes=changes, check=check, input=input, timeout=timeout)
 

@@ -4,6 +4,7 @@ from the outputs recorded from the real batch in the lab (tests/fixtures/record_
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -58,13 +59,14 @@ def test_batch_argv_with_a_bad_part_refuses_it(name, argv):
 
 def test_parse_batch_with_recorded_probe_gives_each_part_its_code_and_outputs():
     answers = parse_batch(recorded("ext4vol"), queries("ext4vol"))
-    assert list(answers) == ["uid", "lvs", "vgs", "lock", "blkid", "tools", "mounts", "used", "segments", "pvs",
-                            "fstab", "fsparams", "version0", "dest"]
+    assert list(answers) == ["uid", "lvs", "vgs", "lock", "blkid", "tools", "mounts", "used", "devno", "segments",
+                             "pvs", "fstab", "fsparams", "version0", "dest"]
     assert (answers["uid"].returncode, answers["uid"].stdout) == (0, "0\n")
     assert answers["lock"].returncode == 1 and "No such file or directory" in answers["lock"].stderr
     assert answers["lock"].stdout == ""
     assert json.loads(answers["lvs"].stdout)["report"][0]["lv"][0]["lv_name"] == "ext4vol"
     assert answers["used"].stdout.splitlines()[1].split() == ["28462080", "/srv/lvmkit-lab/ext4vol"]
+    assert answers["devno"].stdout == "fd:0\n"  # major 253 (device-mapper), minor 0
 
 
 def test_parse_batch_with_a_part_missing_says_the_batch_ended_early():
@@ -96,6 +98,7 @@ def test_run_preflight_with_recorded_ext4_volume_passes_every_check_in_one_comma
     assert [c.name for c in found.checks.checks] == [
         "running as root", "origin exists and is active", "no other run of the origin", "filesystem supported",
         "tools installed", "room for the snapshot", "snapshot name free", "no stale lvmkit snapshot of the origin",
+        "destination root's alone", "destination not on a volume backed up",
         "destination writable", "archive name free", "room at the destination",
     ]
     assert (found.origin.name, found.filesystem.type, found.holder) == ("ext4vol", "ext4", None)
@@ -169,3 +172,25 @@ def test_count_commands_splits_queries_and_changes_and_counts_the_guard_apart():
     count = count_commands(entries, "lab", read_argv(device)[:-1])
     assert (count.queries, count.changes, count.monitoring, count.total) == (1, 2, 2, 3)
     assert count.describe() == "3 commands on the target (1 queries, 2 changes), and 2 readings of the snapshot"
+
+
+def test_run_preflight_with_recorded_ext4_volume_judges_the_destination_by_its_owner_and_device(scripted_host):
+    checks = {c.name: c for c in preflight(scripted_host, "ext4vol").checks.checks}
+    assert checks["destination root's alone"].detail == (
+        f"{RECORDED['dest']}: owned by root, mode 755, no parent writable by others")
+    assert checks["destination not on a volume backed up"].passed
+    assert checks["destination not on a volume backed up"].detail.startswith(f"{RECORDED['dest']} is on device 0:")
+
+
+def test_run_preflight_with_the_destination_on_the_origin_refuses_naming_the_device(scripted_host):
+    """The recorded origin is 253:0 (fd:0); the destination said to be on it (st_dev of 253:0)."""
+    output = recorded("ext4vol").replace("o devno=28\n", f"o devno={os.makedev(253, 0)}\n")
+    with pytest.raises(PreflightError, match=r"is on /dev/labvg/ext4vol \(253:0\), which this backup snapshots"):
+        preflight(scripted_host, "ext4vol", output)
+
+
+def test_run_preflight_with_a_destination_writable_by_others_refuses_it(scripted_host):
+    dest = RECORDED["dest"]
+    output = recorded("ext4vol").replace(f"o owner=755 0 {dest}\n", f"o owner=777 0 {dest}\n")
+    with pytest.raises(PreflightError, match=rf"{dest} is writable by others \(mode 777\): `chmod o-w {dest}`"):
+        preflight(scripted_host, "ext4vol", output)
