@@ -21,9 +21,9 @@ def installed(tmp_path_factory):
     return collection.install(tmp_path_factory.mktemp("collections"))
 
 
-def report_module():
-    path = collection.COLLECTION / "plugins" / "module_utils" / "fleet_report.py"
-    spec = importlib.util.spec_from_file_location("fleet_report", path)
+def module_utils(name: str):
+    path = collection.COLLECTION / "plugins" / "module_utils" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -80,8 +80,19 @@ def test_fleet_report_module_writes_private_markdown_html_and_a_proposed_approva
     assert rc == 0 and not again["changed"]  # the same results: the same files
 
 
+def test_the_message_is_lvmkits_last_error_not_its_progress_lines():
+    # stderr of `lvmkit runbook run --approve` when the plan changed, as the lab run printed it
+    stderr = ("lvmkit: checking the plan against the approved plan 8d02 ...\n"
+              "lvmkit: refusing to run: the plan differs from the approved plan 8d02 (the system or the request "
+              "changed since the approval); what differs:\n  parameter engine: approved 'fsarchiver', now 'tar'\n")
+    call = module_utils("lvmkit_cli").LvmkitCall(["lvmkit"], 1, "", stderr, 1.0)
+    assert call.message().splitlines() == [
+        "refusing to run: the plan differs from the approved plan 8d02 (the system or the request changed since the "
+        "approval); what differs:", "  parameter engine: approved 'fsarchiver', now 'tar'"]
+
+
 def test_fleet_report_counts_outcomes_and_shows_why_a_host_failed():
-    report = report_module()
+    report = module_utils("fleet_report")
     results = [dict(host="a", outcome="succeeded", duration_s=40.0, rpo_s=55.5, record="/c/a/r1", audit_head="f" * 64),
                dict(host="b", outcome="failed", duration_s=4.0, error="preflight failed:\n  FAIL dest missing")]
     text = report.markdown("fleet", {"change": "CHG-2"}, results)

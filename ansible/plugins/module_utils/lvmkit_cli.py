@@ -36,11 +36,14 @@ class LvmkitCall:
         self.duration_s = duration_s
 
     def message(self):
-        """lvmkit's error message: from its first `lvmkit: ` line to the end of stderr."""
+        """lvmkit's error message: from its last `lvmkit: ` line to the end of stderr.
+
+        The error is what lvmkit prints last; earlier `lvmkit: ` lines are its progress
+        (for example "checking the plan against the approved plan ...")."""
         lines = self.stderr.splitlines()
-        for index, line in enumerate(lines):
-            if line.startswith("lvmkit: "):
-                return "\n".join([line[len("lvmkit: "):]] + lines[index + 1:]).strip()
+        for index in range(len(lines) - 1, -1, -1):
+            if lines[index].startswith("lvmkit: "):
+                return "\n".join([lines[index][len("lvmkit: "):]] + lines[index + 1:]).strip()
         tail = [line for line in lines if line.strip()][-5:]
         return "\n".join(tail) or "lvmkit exited {0} without a message".format(self.rc)
 
