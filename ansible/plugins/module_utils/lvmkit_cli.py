@@ -84,6 +84,14 @@ def fail(module, call, **extra):
                      duration_s=call.duration_s, **extra)
 
 
+def run_for_json(module, arguments):
+    """Run lvmkit and return (its JSON answer, the call); a non-zero exit fails the task with lvmkit's message."""
+    call = run_lvmkit(module, arguments)
+    if call.rc != 0:
+        fail(module, call)
+    return read_json(module, call), call
+
+
 def read_json(module, call, last_line=False):
     try:
         return call.last_json_line() if last_line else call.json()

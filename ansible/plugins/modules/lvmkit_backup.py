@@ -82,7 +82,7 @@ plan:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lvmkit.fleet.plugins.module_utils.lvmkit_cli import fail, read_json, run_lvmkit, target_spec
+from ansible_collections.lvmkit.fleet.plugins.module_utils.lvmkit_cli import run_for_json, target_spec
 
 
 def backup_arguments(p):
@@ -116,10 +116,7 @@ def main():
     arguments = backup_arguments(module.params)
     if module.check_mode:
         arguments.append("--dry-run")
-    call = run_lvmkit(module, arguments)
-    if call.rc != 0:
-        fail(module, call)
-    answer = read_json(module, call)
+    answer, call = run_for_json(module, arguments)
     if module.check_mode:
         module.exit_json(changed=True, plan_sha256=answer["sha256"], plan=answer, duration_s=call.duration_s)
     archive_set = module.params["dest"].rstrip("/") + "/" + answer["name"]

@@ -52,7 +52,7 @@ ansible_facts:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lvmkit.fleet.plugins.module_utils.lvmkit_cli import fail, read_json, run_lvmkit, target_spec
+from ansible_collections.lvmkit.fleet.plugins.module_utils.lvmkit_cli import run_for_json, target_spec
 
 
 def newest_verified(sets):
@@ -74,20 +74,14 @@ def main():
         argument_spec=target_spec(vg=dict(type="str", required=True), dest=dict(type="str")),
         supports_check_mode=True,
     )
-    call = run_lvmkit(module, ["status", "--json", "--vg", module.params["vg"]])
-    if call.rc != 0:
-        fail(module, call)
-    status = read_json(module, call)
+    status, _ = run_for_json(module, ["status", "--json", "--vg", module.params["vg"]])
     volumes = status["volumes"]
     facts = dict(host=status["host"], vg=module.params["vg"], volume_groups=status["volume_groups"],
                  volumes=volumes, locks=status["locks"],
                  snapshots=[v for v in volumes if "snapshot" in v["kind"]],
                  stale=[v for v in volumes if v.get("stale")], newest_verified={}, archive_sets=0)
     if module.params["dest"]:
-        listing = run_lvmkit(module, ["list", module.params["dest"], "--json"])
-        if listing.rc != 0:
-            fail(module, listing)
-        sets = read_json(module, listing)
+        sets, _ = run_for_json(module, ["list", module.params["dest"], "--json"])
         facts.update(newest_verified=newest_verified(sets), archive_sets=len(sets))
     module.exit_json(changed=False, ansible_facts=dict(lvmkit=facts))
 

@@ -62,7 +62,7 @@ decision:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lvmkit.fleet.plugins.module_utils.lvmkit_cli import fail, read_json, run_lvmkit, target_spec
+from ansible_collections.lvmkit.fleet.plugins.module_utils.lvmkit_cli import run_for_json, target_spec
 
 RULES = ("last", "hourly", "daily", "weekly", "monthly", "yearly")
 
@@ -85,10 +85,7 @@ def main():
         arguments.append("--prune-failed")
     if module.check_mode:
         arguments.append("--dry-run")
-    call = run_lvmkit(module, arguments)
-    if call.rc != 0:
-        fail(module, call)
-    decision = read_json(module, call)
+    decision, call = run_for_json(module, arguments)
     removed = [item["path"] for item in decision["sets"] if not item["keep"]]
     kept = [item["path"] for item in decision["sets"] if item["keep"]]
     module.exit_json(changed=bool(removed), removed=removed, kept=kept, decision=decision,
