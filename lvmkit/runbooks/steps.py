@@ -110,7 +110,7 @@ def backup_summary(run: BackupRun) -> dict:
         ["snapshot", f"{snapshot.name}, {size}, peak {snapshot.peak_percent or 0:.1f}% used, grown: {grown}"],
         ["read", human(m.bytes_read) if m.bytes_read is not None else "unknown"],
         ["archive", human(m.bytes_written)],
-        ["content digest", f"{m.digest.files} files, {human(m.digest.bytes)}, sha256 {m.digest['sha256']}"],
+        ["content digest", f"{m.digest.files} files, {human(m.digest.bytes)}, sha256 {m.digest.sha256}"],
         ["started", m.started],
         ["ended", m.ended],
         *[[f"sha256 {name}", digest] for name, digest in sorted(m.checksums.items())],
