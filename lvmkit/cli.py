@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="volume groups, volumes and snapshots of the host")
     status.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    status.add_argument("--vg", default=None, metavar="VG",
+                        help="only this volume group: its volumes, snapshots, stale state and locks")
     status.set_defaults(handler=cmd_status)
 
     backup = commands.add_parser("backup", help="back up a logical volume (or a group of them) from LVM snapshots")
@@ -125,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also remove partial archive sets of dead runs in DIR (repeatable)")
     clean.add_argument("--run", action="append", default=None, metavar="RUN_ID",
                        help="only this run's leftovers (repeatable)")
+    clean.add_argument("--vg", default=None, metavar="VG",
+                       help="only the runs of this volume group (a volume or a lock there); others are left alone")
     clean.add_argument("--dry-run", action="store_true", help="show what would be removed, change nothing")
     clean.add_argument("--json", action="store_true")
     clean.set_defaults(handler=cmd_cleanup)
@@ -152,7 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_status(args, journal: Journal) -> int:
-    status = read_status(connect(args.host, journal))
+    status = read_status(connect(args.host, journal), vg=args.vg)
+    if args.vg and not status.volume_groups:
+        raise UsageError(f"volume group {args.vg!r} does not exist on {status.host}: see `lvmkit status` for the ones there are")
     print(json.dumps(status.as_dict(), indent=2) if args.json else render(status))
     return 0
 
@@ -283,7 +289,8 @@ def cmd_list(args, journal: Journal) -> int:
 
 def cmd_cleanup(args, journal: Journal) -> int:
     host = connect(args.host, journal, dry_run=args.dry_run)
-    report = cleanup_module.cleanup(host, dry_run=args.dry_run, destinations=args.dest, only_runs=args.run)
+    report = cleanup_module.cleanup(host, dry_run=args.dry_run, destinations=args.dest, only_runs=args.run,
+                                     vg=args.vg)
     print(json.dumps(report.as_dict(), indent=2) if args.json else cleanup_module.render(report))
     return 0 if report.clean else 1
 

@@ -20,6 +20,17 @@ def default_journal_path() -> Path:
     return Path(os.environ.get("LVMKIT_JOURNAL", DEFAULT_JOURNAL))
 
 
+def ssh_config_file() -> Path | None:
+    """$LVMKIT_SSH_CONFIG: the ssh_config that ssh:// hosts are reached through (ssh -F), if set."""
+    value = os.environ.get("LVMKIT_SSH_CONFIG")
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_absolute() or not path.is_file():
+        raise UsageError(f"LVMKIT_SSH_CONFIG={value!r} is not an absolute path to a file: give the ssh_config to use")
+    return path
+
+
 def connect(spec: str, journal: Journal, *, dry_run: bool = False) -> Host:
     local = Host(journal=journal, dry_run=dry_run)
     if spec == "local":
@@ -27,7 +38,7 @@ def connect(spec: str, journal: Journal, *, dry_run: bool = False) -> Host:
     if spec == "lab":
         return lab.connect(local)
     if spec.startswith("ssh://"):
-        return parse_ssh_url(spec, journal=journal, dry_run=dry_run)
+        return parse_ssh_url(spec, journal=journal, dry_run=dry_run, config_file=ssh_config_file())
     if spec == "vagrant" or spec.startswith("vagrant:"):
         return vagrant_host(local, spec.partition(":")[2] or VAGRANT_DEFAULT_MACHINE)
     raise UsageError(

@@ -289,6 +289,7 @@ class SshHost(Host):
     identity_file: Path | None = None
     known_hosts_file: Path | None = None
     host_key_alias: str | None = None  # look the host key up under this name instead
+    config_file: Path | None = None  # an ssh_config of its own (ssh -F): aliases, keys, known hosts
     connect_timeout_s: int = 10
     control_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lvmkit" / "ssh")
 
@@ -310,6 +311,10 @@ class SshHost(Host):
             "-o", "LogLevel=ERROR",  # no banners or warnings mixed into command output
             "-p", str(self.port),
         ]
+        if self.config_file:
+            # -F replaces ~/.ssh/config: a fleet's aliases (Host web1 -> HostName, IdentityFile)
+            # live in one reviewed file that the controller (or AWX) hands to every run.
+            options = ["-F", str(self.config_file), *options]
         if self.identity_file:
             options += ["-i", str(self.identity_file), "-o", "IdentitiesOnly=yes"]
         if self.known_hosts_file:

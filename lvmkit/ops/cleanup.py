@@ -148,12 +148,42 @@ class CleanupReport:
 
 
 def find_stale(host: Host, *, destinations: Collection[str] = (), only_runs: Collection[str] | None = None,
-               hostname: str | None = None, cmdline_of: CmdlineOf | None = None) -> StaleState:
+               hostname: str | None = None, cmdline_of: CmdlineOf | None = None, vg: str | None = None) -> StaleState:
     """Read-only: what dead runs left on the host (and in `destinations`).
 
     `only_runs` limits everything to those run_ids: for tests that share a host with other
     runs which hold no lock, and for an operator who wants one run's leftovers gone.
+    `vg` limits it to the runs of one volume group (see `in_vg`).
     """
+    state = _find_stale(host, destinations, only_runs, hostname, cmdline_of)
+    return in_vg(state, vg) if vg else state
+
+
+def in_vg(state: StaleState, vg: str) -> StaleState:
+    """Only what belongs to volume group `vg`: the runs with a volume there or a lock on an origin there.
+
+    A fleet's inventory host owns one volume group; its cleanup must not touch another
+    group's runs on the same machine. A dead run that left neither (only a mount or an empty
+    directory) cannot be told apart, and is left to a cleanup of the whole machine.
+    """
+    def of_vg(lock: LockInfo) -> bool:
+        return (lock.origin or "").partition("/")[0] == vg
+
+    runs = {v.run_id for v in state.volumes if v.vg == vg} | {lock.run_id for lock in state.locks if of_vg(lock)}
+    return StaleState(
+        state.host,
+        volumes=[v for v in state.volumes if v.vg == vg],
+        mounts=[m for m in state.mounts if m.run_id in runs],
+        partials=[p for p in state.partials if p.run_id in runs],
+        directories=[d for d in state.directories if _run_of_directory(d) in runs],
+        locks=[lock for lock in state.locks if of_vg(lock)],
+        unknown=[u for u in state.unknown if u.what.startswith(f"{vg}/")],
+        live=[lock for lock in state.live if of_vg(lock)],
+    )
+
+
+def _find_stale(host: Host, destinations: Collection[str], only_runs: Collection[str] | None,
+                hostname: str | None, cmdline_of: CmdlineOf | None) -> StaleState:
     for dest in destinations:
         target_path(dest, "--dest")
     state = StaleState(host.name)
@@ -265,12 +295,12 @@ def _partials(host: Host, dest: str) -> list[PartialSet]:
 
 def cleanup(host: Host, *, dry_run: bool = False, destinations: Collection[str] = (),
             only_runs: Collection[str] | None = None, hostname: str | None = None,
-            cmdline_of: CmdlineOf | None = None) -> CleanupReport:
+            cmdline_of: CmdlineOf | None = None, vg: str | None = None) -> CleanupReport:
     """Remove what dead runs left behind; safe to run again (it then finds nothing)."""
     if dry_run and not host.dry_run:
         host = dataclasses.replace(host, dry_run=True)  # same journal: planned commands are recorded
     state = find_stale(host, destinations=destinations, only_runs=only_runs,
-                       hostname=hostname, cmdline_of=cmdline_of)
+                       hostname=hostname, cmdline_of=cmdline_of, vg=vg)
     report = CleanupReport(host.name, host.dry_run, unknown=list(state.unknown), live=list(state.live))
     blocked: set[str] = set()  # runs of which something could not be removed: keep their lock
     done = "planned" if host.dry_run else "done"

@@ -37,8 +37,16 @@ class HostStatus:
         }
 
 
-def read_status(host: Host) -> HostStatus:
-    return HostStatus(host.name, list_vgs(host), list_lvs(host), list_locks(host))
+    def only_vg(self, vg: str) -> HostStatus:
+        """The part of the status that belongs to volume group `vg` (a fleet host owns one VG)."""
+        return HostStatus(self.host, [g for g in self.volume_groups if g.name == vg],
+                          [lv for lv in self.volumes if lv.vg_name == vg],
+                          [lock for lock in self.locks if (lock.origin or "").partition("/")[0] == vg])
+
+
+def read_status(host: Host, vg: str | None = None) -> HostStatus:
+    status = HostStatus(host.name, list_vgs(host), list_lvs(host), list_locks(host))
+    return status.only_vg(vg) if vg else status
 
 
 def render(status: HostStatus) -> str:

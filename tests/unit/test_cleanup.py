@@ -98,6 +98,17 @@ def test_find_stale_with_dead_holder_finds_the_runs_volume_mount_directories_par
         "/run/lvmkit/locks/labvg-cln_rec_bad.lock", f"{DEST}/.cln_rec_unmarked.partial"]
 
 
+def test_find_stale_limited_to_a_volume_group_keeps_its_runs_and_leaves_another_groups(scripted_host, fixture_text):
+    expect_discovery(scripted_host, fixture_text)
+    state = find_stale(scripted_host, destinations=[DEST], cmdline_of=dead, vg="labvg", **CONTROLLER)
+    assert state.volumes == [StaleVolume("labvg", "rec_valid", RUN, "ext4vol")]
+    assert [lk.path for lk in state.locks] == [LOCK] and [p.path for p in state.partials] == [PARTIAL]
+    assert state.directories == [MOUNTPOINT, f"/run/lvmkit/{RUN}"], "other runs' directories name no group"
+    expect_discovery(scripted_host, fixture_text)
+    other = find_stale(scripted_host, destinations=[DEST], cmdline_of=dead, vg="fleetvg", **CONTROLLER)
+    assert other.empty and other.live == [] and other.unknown == []
+
+
 def test_find_stale_with_untagged_snapshots_never_lists_them(scripted_host, fixture_text):
     expect_discovery(scripted_host, fixture_text, dests=())
     state = find_stale(scripted_host, cmdline_of=dead, **CONTROLLER)

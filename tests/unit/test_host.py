@@ -121,6 +121,21 @@ def test_ssh_options_multiplex_one_connection(tmp_path):
     assert "BatchMode=yes" in options
 
 
+def test_ssh_config_file_comes_first_so_aliases_resolve_through_it(tmp_path, monkeypatch):
+    config = tmp_path / "fleet.ssh_config"
+    config.write_text("Host web1\n  HostName 127.0.0.1\n")
+    monkeypatch.setenv("LVMKIT_SSH_CONFIG", str(config))
+    host = connect("ssh://root@web1:2222", Journal())
+    options = host.ssh_options()
+    assert options[:2] == ["-F", str(config)]
+
+
+def test_ssh_config_file_that_does_not_exist_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("LVMKIT_SSH_CONFIG", "/nonexistent/fleet.ssh_config")
+    with pytest.raises(UsageError, match="LVMKIT_SSH_CONFIG='/nonexistent/fleet.ssh_config' is not"):
+        connect("ssh://web1", Journal())
+
+
 @pytest.mark.parametrize(
     "url, user, address, port",
     [

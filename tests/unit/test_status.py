@@ -36,3 +36,11 @@ def test_as_dict_with_lab_snapshots_marks_invalid_and_lvmkit_created(scripted_ho
     assert volumes["ext4vol"]["created_by_lvmkit"] is False
     assert volumes["rec_thin"]["origin"] == "thinvol"
     assert status["volume_groups"][0]["size_bytes"] == 3217031168
+
+
+def test_status_limited_to_a_volume_group_keeps_only_its_volumes(scripted_host, fixture_text):
+    expect_reports(scripted_host, fixture_text)
+    full = read_status(scripted_host)
+    assert full.only_vg("labvg").as_dict() == full.as_dict()
+    other = full.only_vg("fleetvg")
+    assert other.volume_groups == [] and other.volumes == [] and other.locks == []
