@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from lvmkit import __version__
+from lvmkit.archive import signature
 from lvmkit.archive.archive_set import (
     DIGEST,
     MANIFEST,
@@ -22,6 +23,7 @@ from lvmkit.archive.archive_set import (
     write_file,
     write_file_argv,
 )
+from lvmkit.archive.closure import SIGNATURE
 from lvmkit.archive.digest import compute_digest, digest_commands
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
@@ -68,9 +70,11 @@ class BackupRequest:
     engine_options: dict[str, str] = field(default_factory=dict)
     keep_snapshot_on_failure: bool = False
     guard: GuardSettings = GuardSettings()  # watching the snapshot: thresholds, autoextend
+    sign_key: str | None = None  # an OpenSSH key on the controller: SHA256SUMS is signed with it
 
     def __post_init__(self):
         target_path(self.dest, "--dest")
+        signature.key_file(self.sign_key)
 
 
 @dataclass
@@ -208,7 +212,8 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
         Step(
             "checksums and manifest",
             [checksum_argv(paths.partial, [engine.archive_name, DIGEST], tree=engine.archive_name == "tree"),
-             write_file_argv(paths.in_partial(MANIFEST)), write_file_argv(paths.in_partial(SUMS))],
+             write_file_argv(paths.in_partial(MANIFEST)), write_file_argv(paths.in_partial(SUMS)),
+             *signing_argvs(run.request.sign_key, paths.in_partial(SIGNATURE))],
             run=lambda host: _seal(host, run),
         ),
         Step(
@@ -327,6 +332,17 @@ def _seal(host: Host, run: BackupRun) -> None:
     write_file(host, paths.in_partial(MANIFEST), run.manifest.to_json())
     manifest_sum = host.run(checksum_argv(paths.partial, [MANIFEST])).stdout
     write_file(host, paths.in_partial(SUMS), sums_text + manifest_sum)
+    sign_sums(host, run.request.sign_key, sums_text + manifest_sum, paths.in_partial(SIGNATURE))
+
+
+def signing_argvs(key: str | None, path: str) -> list[list[str]]:
+    """What signing SHA256SUMS runs (ssh-keygen on the controller) and writes (its .sig in the set)."""
+    return [] if key is None else [signature.sign_argv(key, signature.ARCHIVE_NAMESPACE), write_file_argv(path)]
+
+
+def sign_sums(host: Host, key: str | None, sums: str, path: str) -> None:
+    if key is not None:
+        write_file(host, path, signature.sign(host, key, sums, signature.ARCHIVE_NAMESPACE))
 
 
 def _publish(host: Host, run: BackupRun) -> None:
