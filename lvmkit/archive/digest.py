@@ -46,6 +46,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from lvmkit.core import schemas
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
 from lvmkit.core.scripts import packaged_script
@@ -183,10 +184,14 @@ class ContentDigest:
             raise DigestFormatError('content digest without an "entries" list')
         hash_key = "sha256" if version == 1 else "hash"
         try:
-            return cls(tuple(_entry_from_json(raw, index, hash_key, ALGORITHMS[algorithm][1])
-                             for index, raw in enumerate(entries)), algorithm)
+            digest = cls(tuple(_entry_from_json(raw, index, hash_key, ALGORITHMS[algorithm][1])
+                               for index, raw in enumerate(entries)), algorithm)
         except DigestError as error:
             raise DigestFormatError(str(error)) from None
+        found = schemas.problems(document, "digest.json")
+        if found:  # readable, but not the published contract
+            raise DigestFormatError(f"content digest field {found[0]} (docs/schemas/digest.json)")
+        return digest
 
 
 # --- computing -----------------------------------------------------------------------------

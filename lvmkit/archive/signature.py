@@ -32,6 +32,7 @@ _GOOD = re.compile(r'Good "[^"]*" signature for (.+) with \S+ key (SHA256:\S+)')
 class Verdict:
     ok: bool
     detail: str  # "signed by NAME (key SHA256:...)", "unsigned", or why it was refused
+    key: str | None = None  # the signer's key fingerprint (SHA256:...), when checked and good
 
 
 def controller(host: Host) -> Host:
@@ -93,7 +94,7 @@ def check(host: Host, data: str, signature: str | None, trust: str | None, names
     if result.returncode != 0 or not match:
         return Verdict(False, f"wrongly signed: the signature of {what} does not match its content "
                               f"(or is not for {namespace})")
-    return Verdict(True, f"signed by {match[1]} (key {match[2]})")
+    return Verdict(True, f"signed by {match[1]} (key {match[2]})", match[2])
 
 
 def fingerprint(host: Host, key: str) -> str:

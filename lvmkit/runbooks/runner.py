@@ -38,6 +38,7 @@ from lvmkit.core.runs import new_run_id
 from lvmkit.runbooks import approval, audit, planning
 from lvmkit.runbooks.catalog import Runbook
 from lvmkit.runbooks.console import RunConsole
+from lvmkit.runbooks.record_signing import sign_record
 from lvmkit.targets import connect
 from lvmkit.terminal import Terminal
 
@@ -69,6 +70,7 @@ class RunRequest:
     change_id: str | None = None
     approve: str | None = None  # the approved plan's sha256
     approver: str | None = None
+    sign_key: str | None = None  # the operator's OpenSSH key on this machine: run.json is signed with it
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,7 @@ def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=N
         "files": audit.folder_files(record),
     }
     (record / audit.RUN_JSON).write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    line = audit.append(records, record.name, run)
+    line = audit.append(records, record.name, run, sign_record(request.sign_key, record))
     if error:
         step = f" in step {console.step}" if console.step else ""
         cell = f" at In [{error['execution_count']}]" if error["execution_count"] else ""
