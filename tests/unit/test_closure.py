@@ -174,3 +174,18 @@ def test_problems_reads_sums_with_escaped_names_as_on_disk(tmp_path):
     listing, sums = read_listing(host, str(directory)), read_sums(host, str(directory))
     manifest = from_json((directory / "manifest.json").read_text(), "m")
     assert problems(manifest, sums, listing) == ["an unexpected file back\\slash is in the set (not in SHA256SUMS)"]
+
+
+def test_the_restores_proof_refuses_a_digest_changed_since_the_preflight(scripted_host):
+    from types import SimpleNamespace
+
+    from lvmkit.archive.archive_set import ArchiveError
+    from lvmkit.archive.digest import ContentDigest
+    from lvmkit.ops import restore as restore_module
+
+    manifest = _manifest("single-tar-thick.json")  # records the digest 8822794c...
+    swapped = ContentDigest(entries=()).to_json()  # another digest.json, put there after the checks
+    scripted_host.expect(["cat", "--", "/backups/set/digest.json"], stdout=swapped)
+    run = SimpleNamespace(request=SimpleNamespace(archive="/backups/set"), manifest=manifest, mountpoint="/run/x")
+    with pytest.raises(ArchiveError, match="digest.json changed since the preflight"):
+        restore_module._prove(scripted_host, run)
