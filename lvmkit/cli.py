@@ -29,6 +29,7 @@ from lvmkit.ops import restore as restore_module
 from lvmkit.ops import verify as verify_module
 from lvmkit.ops.hooks import Hook
 from lvmkit.ops.status import read_status, render
+from lvmkit.rebuild_cli import add_command as add_rebuild_command
 from lvmkit.runbooks.cli import add_commands as add_runbook_commands
 from lvmkit.targets import connect, default_journal_path
 from lvmkit.terminal import OperatorLog, Terminal, add_verbose, is_verbose
@@ -114,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     restore_group.add_argument("--json", action="store_true")
     add_trust(restore_group)
     restore_group.set_defaults(handler=cmd_restore_group)
+
+    add_rebuild_command(commands)
 
     listing = commands.add_parser("list", help="archive sets in a directory, newest first")
     listing.add_argument("directory", metavar="DIR")

@@ -5,6 +5,8 @@
       digest.json       the content digest of the snapshot: every file, its metadata and sha256
       manifest.json     what, when, from which volume, by which engine (versioned JSON,
                         read and written by lvmkit.archive.manifest)
+      layout.json       the VG, volume, thin pool, filesystem parameters and fstab lines it came from
+      vgcfgbackup.txt   `vgcfgbackup -f` of the volume group
       SHA256SUMS        `sha256sum -c SHA256SUMS` checks all of the above, and lists exactly
                         the set's files (lvmkit.archive.closure checks that)
       SHA256SUMS.sig    with --sign-key: ssh-keygen -Y sign of SHA256SUMS (lvmkit.archive.signature)
@@ -25,10 +27,14 @@ from lvmkit.core.scripts import packaged_script
 MANIFEST = "manifest.json"
 DIGEST = "digest.json"
 SUMS = "SHA256SUMS"
+# The layout the volume came from (since lvmkit 0.x; older sets have neither): read by a rebuild.
+LAYOUT = "layout.json"
+VGCFG = "vgcfgbackup.txt"  # `vgcfgbackup -f` of the volume group, for `vgcfgrestore` by hand
 _SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 
 # Checksums of every file of an rsync tree, in a stable order, as sha256sum -c reads them.
-_TREE_SUMS = 'set -o pipefail; cd "$1" && find "$2" -type f -print0 | sort -z | xargs -0 -r sha256sum --'
+# Every member is a start point of find (the tree and the set's own files beside it).
+_TREE_SUMS = 'set -o pipefail; cd "$1" && shift && find "$@" -type f -print0 | sort -z | xargs -0 -r sha256sum --'
 
 # The sha256 lines of the set's files, by OpenSSL where the CPU has SHA instructions: see its header.
 SHA256_LINES = packaged_script(__package__, "sha256_lines.sh")

@@ -16,7 +16,7 @@ import json
 import re
 import types
 import typing
-from dataclasses import MISSING, dataclass, fields, is_dataclass
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 
 from lvmkit.archive.archive_set import MANIFEST, ArchiveError, read_file
 from lvmkit.archive.digest import LEGACY_ALGORITHM
@@ -114,6 +114,19 @@ class DigestSummary:
 
 
 @dataclass(frozen=True)
+class LayoutFiles:
+    """The set's record of the layout its volume came from (lvmkit.lvm.layout), for a rebuild."""
+
+    file: str  # layout.json
+    vgcfgbackup: str  # `vgcfgbackup -f` of the volume group
+
+
+# A field added in a later version: absent from older manifests, and left out when None so
+# that an older manifest read and written back stays byte for byte what it was.
+_OMITTED_WHEN_NONE = {"omitted_when_none": True}
+
+
+@dataclass(frozen=True)
 class Manifest(_Document):
     origin: Origin
     filesystem: Filesystem
@@ -126,6 +139,7 @@ class Manifest(_Document):
     digest: DigestSummary
     checksums: dict[str, str]  # file name in the set -> sha256
     archive_sha256: str | None
+    layout: LayoutFiles | None = field(default=None, metadata=_OMITTED_WHEN_NONE)  # sets before layouts: None
 
 
 # --- a consistency group's manifest ----------------------------------------------------------
@@ -294,7 +308,8 @@ def _json_type(value) -> str:
 
 def _encode(value):
     if is_dataclass(value):
-        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
+        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)
+                if not (f.metadata.get("omitted_when_none") and getattr(value, f.name) is None)}
     if isinstance(value, tuple):
         return [_encode(item) for item in value]
     if isinstance(value, dict):

@@ -8,14 +8,17 @@ read, and on failure everything undone in reverse (except what the operator keep
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 
 from lvmkit import __version__
 from lvmkit.archive import signature
 from lvmkit.archive.archive_set import (
     DIGEST,
+    LAYOUT,
     MANIFEST,
     SUMS,
+    VGCFG,
     ArchiveSetPaths,
     checksum_argv,
     parse_sums,
@@ -34,6 +37,7 @@ from lvmkit.archive.manifest import (
     EngineRecord,
     Extension,
     Filesystem,
+    LayoutFiles,
     Manifest,
     Origin,
     Snapshot,
@@ -95,6 +99,7 @@ class BackupRun:
     preflight: Preflight
     guard: SnapshotGuard
     origin_mounts: list[str] = field(default_factory=list)
+    layout: dict = field(default_factory=dict)  # layout.json, asked in the preflight
     engine_version: str = ""
     bytes_read: int | None = None
     digest: DigestSummary | None = None  # once the snapshot's content digest is written
@@ -140,7 +145,7 @@ def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=d
         request=request, run_id=run_id, host=host.name, origin=origin, filesystem=filesystem,
         engine=engine, engine_options=engine_options, snapshot=snapshot, paths=paths,
         mountpoint=f"{RUN_ROOT}/{run_id}/{vg}-{lv}", expected_bytes=expected, preflight=checks,
-        origin_mounts=origin_mounts, engine_version=found.engine_version,
+        origin_mounts=origin_mounts, engine_version=found.engine_version, layout=found.layout,
         guard=SnapshotGuard(host, snapshot, origin,
                             replace(request.guard, keep_snapshot_on_failure=request.keep_snapshot_on_failure),
                             vg_free_extents, log),
@@ -197,6 +202,11 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
             [*digest_commands(mp), write_file_argv(paths.in_partial(DIGEST))],
             run=lambda host: _digest(host, run),
         ),
+        Step(
+            "record the layout the volume came from (for a rebuild on a blank disk)",
+            [write_file_argv(paths.in_partial(LAYOUT)), vgcfgbackup_argv(paths.in_partial(VGCFG), snapshot.vg)],
+            run=lambda host: _record_layout(host, run),
+        ),
     ]
     read = Step(
         f"read the snapshot with {engine.name} into {run.archive}",
@@ -211,7 +221,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
              [read_argv(snapshot_device(run))], run=lambda host: _final_check(host, run)),
         Step(
             "checksums and manifest",
-            [checksum_argv(paths.partial, [engine.archive_name, DIGEST], tree=engine.archive_name == "tree"),
+            [checksum_argv(paths.partial, sealed_members(engine), tree=engine.archive_name == "tree"),
              write_file_argv(paths.in_partial(MANIFEST)), write_file_argv(paths.in_partial(SUMS)),
              *signing_argvs(run.request.sign_key, paths.in_partial(SIGNATURE))],
             run=lambda host: _seal(host, run),
@@ -323,7 +333,7 @@ def _final_check(host: Host, run: BackupRun) -> None:
 
 def _seal(host: Host, run: BackupRun) -> None:
     paths, engine = run.paths, run.engine
-    sums_text = host.run(checksum_argv(paths.partial, [engine.archive_name, DIGEST],
+    sums_text = host.run(checksum_argv(paths.partial, sealed_members(engine),
                                        tree=engine.archive_name == "tree")).stdout
     sums = parse_sums(sums_text)
     archive_bytes = int(host.run(["du", "-sb", "--", run.archive]).stdout.split()[0])
@@ -343,6 +353,21 @@ def signing_argvs(key: str | None, path: str) -> list[list[str]]:
 def sign_sums(host: Host, key: str | None, sums: str, path: str) -> None:
     if key is not None:
         write_file(host, path, signature.sign(host, key, sums, signature.ARCHIVE_NAMESPACE))
+
+
+def sealed_members(engine: Engine) -> list[str]:
+    """The set's files its SHA256SUMS covers before the manifest's own line."""
+    return [engine.archive_name, DIGEST, LAYOUT, VGCFG]
+
+
+def vgcfgbackup_argv(path: str, vg: str) -> list[str]:
+    # private: the metadata names every volume and device; 0600 like the set's other files
+    return private(["vgcfgbackup", "--file", path, vg])
+
+
+def _record_layout(host: Host, run: BackupRun) -> None:
+    write_file(host, run.paths.in_partial(LAYOUT), json.dumps(run.layout, indent=2, sort_keys=True) + "\n")
+    host.run(vgcfgbackup_argv(run.paths.in_partial(VGCFG), run.snapshot.vg), changes=True)
 
 
 def _publish(host: Host, run: BackupRun) -> None:
@@ -383,6 +408,7 @@ def _manifest(run: BackupRun, sums: dict[str, str], archive_bytes: int) -> Manif
         digest=run.digest,
         checksums=dict(sums),
         archive_sha256=sums.get(engine.archive_name),
+        layout=LayoutFiles(file=LAYOUT, vgcfgbackup=VGCFG),
     )
 
 

@@ -28,6 +28,7 @@ from lvmkit.lvm.filesystem import (
     probe_from_result,
     usage,
 )
+from lvmkit.lvm.layout import describe, fs_parameters_query, layout_queries
 from lvmkit.lvm.lock import LockInfo, lock_from_result, lock_path, read_lock_argv
 from lvmkit.lvm.reports import (
     LogicalVolume,
@@ -61,6 +62,7 @@ class Findings:
     origin_mounts: list[str]
     expected_bytes: int | None
     engine_version: str
+    layout: dict  # layout.json: what a rebuild on a blank disk makes again (lvmkit.lvm.layout)
 
 
 def probe_queries(vg: str, lv: str, engine: Engine, tools: list[str], paths: ArchiveSetPaths | None) -> list[Query]:
@@ -77,6 +79,9 @@ def probe_queries(vg: str, lv: str, engine: Engine, tools: list[str], paths: Arc
         Query("mounts", mount_sources_argv(device)),
         # a mounted device's filesystem; "target" tells it is the origin's (not /dev's)
         Query("used", ["df", "--block-size=1", "--output=used,target", device]),
+        # the layout the volume came from, for the archive set's layout.json
+        *layout_queries(vg),
+        fs_parameters_query(device),
     ]
     # the engine's version, for the manifest: asked now rather than as a command of its own
     queries += [Query(f"version{index}", argv) for index, argv in enumerate(_version_argvs(engine))]
@@ -157,7 +162,8 @@ def run_preflight(host: Host, request, engine: Engine, vg: str, lv: str, paths: 
     checks.raise_if_failed()
     version = answers[f"version{_version_argvs(engine).index(engine.version_argv(fstype))}"]
     return Findings(checks, origin, filesystem, holder, snapshot, vg_free_extents, origin_mounts, expected,
-                    engine.parse_version(version.stdout + version.stderr))
+                    engine.parse_version(version.stdout + version.stderr),
+                    describe(group, volumes, origin, filesystem, answers, origin_mounts))
 
 
 def _volumes(host: Host, vg: str, answers: dict[str, CommandResult],

@@ -60,6 +60,9 @@ class RestoreRun:
     preflight: Preflight
     expected_digest: ContentDigest | None = None
     comparison: object = None
+    # The filesystem to make before a file-level engine restores (default: mkfs_argv); a
+    # rebuild passes mkfs with the recorded UUID, label, block and inode sizes.
+    make_filesystem: list[str] | None = None
     duration_s: float = 0.0
     result: dict = field(default_factory=dict)
 
@@ -184,7 +187,8 @@ def plan(run: RestoreRun) -> Plan:
     if engine.restore_makes_filesystem:
         steps += [restore, mount]
     else:
-        steps += [Step(f"make a {fstype} filesystem on {device}", [mkfs_argv(fstype, device)]), mount, restore]
+        steps += [Step(f"make a {fstype} filesystem on {device}", [run.make_filesystem or mkfs_argv(fstype, device)]),
+                  mount, restore]
     steps += [
         Step("content digest of the restored volume, compared with the archive's",
              [*digest_commands(mp, algorithm=run.manifest.digest.algorithm),

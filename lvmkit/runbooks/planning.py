@@ -15,6 +15,7 @@ from lvmkit.core.plan import Plan
 from lvmkit.core.preflight import Preflight
 from lvmkit.ops import backup as backup_module
 from lvmkit.ops import group as group_module
+from lvmkit.ops import rebuild as rebuild_module
 from lvmkit.ops import restore as restore_module
 from lvmkit.runbooks import steps
 
@@ -34,9 +35,15 @@ def _group(host: Host, values: dict, run_id: str) -> tuple[Plan, Preflight]:
     return group_module.plan(run), run.preflight
 
 
+def _rebuild(host: Host, values: dict, run_id: str) -> tuple[Plan, Preflight]:
+    run = steps.call_with(steps.prepare_rebuild, values, host=host, run_id=run_id, display=False)
+    return rebuild_module.plan(run), run.preflight
+
+
 # The DR rehearsal's restore reads the archive set its backup makes: only the backup can be
 # planned ahead, and it is what the approval covers.
-PLANNERS = {"backup": _backup, "restore": _restore, "dr-rehearsal": _backup, "group-backup": _group}
+PLANNERS = {"backup": _backup, "restore": _restore, "dr-rehearsal": _backup, "group-backup": _group,
+            "bare-metal-rehearsal": _rebuild}
 
 
 def has_plan(runbook: str) -> bool:

@@ -55,17 +55,18 @@ from lvmkit.runbooks.flow import (
 )
 from lvmkit.runbooks.group_steps import execute_group, freeze_window, group_summary, plan_group, prepare_group
 from lvmkit.runbooks.proofs import check_nothing_left
+from lvmkit.runbooks.rebuild_steps import execute_rebuild, plan_rebuild, prepare_rebuild, rebuild_report
 from lvmkit.runbooks.tables import commands, lv_table, named, plan_table, preflight_table, records_table
 
 # Every name a notebook, the planners or the tests take from steps.
 __all__ = [
     "DRILL_ROOT", "DRILL_TAG", "FLOOD", "Drill", "StepFailed", "backup_during_flood", "backup_summary", "call_with",
     "check_approval", "check_nothing_left", "commands", "connect", "execute_backup", "execute_group",
-    "execute_restore", "flood", "freeze_window", "group_summary", "keep", "log", "lv_table", "lvm_report",
-    "make_throwaway_volume", "plan_backup", "plan_group", "plan_restore", "plan_table", "preflight_table",
-    "prepare_backup", "prepare_group", "prepare_rehearsal_restore", "prepare_restore", "prove_restore",
-    "records_table", "recovery_report", "remove_hand_snapshot", "snapshot_by_hand", "tear_down",
-    "tear_down_scratch", "verify_archive",
+    "execute_rebuild", "execute_restore", "flood", "freeze_window", "group_summary", "keep", "log", "lv_table", "lvm_report",
+    "make_throwaway_volume", "plan_backup", "plan_group", "plan_rebuild", "plan_restore", "plan_table", "preflight_table",
+    "prepare_backup", "prepare_group", "prepare_rebuild", "prepare_rehearsal_restore", "prepare_restore",
+    "prove_restore", "rebuild_report", "records_table", "recovery_report", "remove_hand_snapshot", "snapshot_by_hand",
+    "tear_down", "tear_down_scratch", "verify_archive",
 ]
 
 

@@ -13,7 +13,8 @@ from lvmkit.runbooks.catalog import list_runbooks, runbooks_dir
 from lvmkit.runbooks.params import INJECTED, TYPES
 
 RUNBOOKS = list_runbooks()
-EXPECTED = {"backup", "restore", "verify", "dr-rehearsal", "snapshot-overflow-drill", "group-backup"}
+EXPECTED = {"backup", "restore", "verify", "dr-rehearsal", "snapshot-overflow-drill", "group-backup",
+            "bare-metal-rehearsal"}
 
 
 def code(cell) -> str:
