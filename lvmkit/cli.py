@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import PurePosixPath
 
 from lvmkit import __version__, lab, logs
+from lvmkit.archive import signature
 from lvmkit.archive.engines import ENGINES
 from lvmkit.core.errors import EXIT_SIGINT, EXIT_SIGTERM, LvmkitError, UsageError
 from lvmkit.core.host import Host
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--snapshot-size", default=None,
                         help="room for changes while the backup reads: 5G, 512M or 20%%ORIGIN (default 20%%ORIGIN)")
     backup.add_argument("--name", default=None, help="archive set name (default VG-LV-RUNID)")
+    backup.add_argument("--sign-key", default=None, metavar="FILE",
+                        help="sign SHA256SUMS with this OpenSSH key on this machine (docs/security.md)")
     backup.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="an engine setting, e.g. zstd_level=3 (repeatable)")
     backup.add_argument("--keep-snapshot-on-failure", action="store_true",
@@ -93,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--deep", action="store_true", help="restore into a scratch volume and compare contents")
     verify.add_argument("--scratch-vg", default=None, help="volume group for the scratch volume (default: the origin's)")
     verify.add_argument("--json", action="store_true")
+    add_trust(verify)
     add_verbose(verify)
     verify.set_defaults(handler=cmd_verify)
 
@@ -104,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--confirm", metavar="VG/LV", help="repeat the --to volume's name to confirm")
     restore.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
     restore.add_argument("--json", action="store_true")
+    add_trust(restore)
     add_verbose(restore)
     restore.set_defaults(handler=cmd_restore)
 
@@ -112,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore_group.add_argument("--to-new-suffix", required=True, metavar="SUFFIX",
                                help="each member VG/LV is restored to a new volume VG/LV<SUFFIX>")
     restore_group.add_argument("--json", action="store_true")
+    add_trust(restore_group)
     restore_group.set_defaults(handler=cmd_restore_group)
 
     add_rebuild_command(commands)
@@ -177,7 +183,7 @@ def cmd_backup(args, journal: Journal) -> int:
     request = backup_module.BackupRequest(
         origin=args.origin, dest=args.dest, engine=args.engine, snapshot_size=args.snapshot_size,
         name=args.name, engine_options=parse_engine_options(args.engine_option),
-        keep_snapshot_on_failure=args.keep_snapshot_on_failure, guard=guard,
+        keep_snapshot_on_failure=args.keep_snapshot_on_failure, guard=guard, sign_key=args.sign_key,
     )
     if args.dry_run:
         run = backup_module.prepare(host, request)
@@ -205,7 +211,7 @@ def backup_group(args, host: Host, guard: GuardSettings) -> int:
         snapshot_size=args.snapshot_size, engine_options=parse_engine_options(args.engine_option), guard=guard,
         pre_snapshot=Hook.parse("pre-snapshot", args.pre_snapshot, args.hook_timeout),
         post_snapshot=Hook.parse("post-snapshot", args.post_snapshot, args.hook_timeout),
-        freeze_timeout_s=args.freeze_timeout,
+        freeze_timeout_s=args.freeze_timeout, sign_key=args.sign_key,
     )
     if args.dry_run:
         run = group_module.prepare(host, request)
@@ -224,10 +230,16 @@ def backup_group(args, host: Host, guard: GuardSettings) -> int:
     return 0
 
 
+def add_trust(parser) -> None:
+    parser.add_argument("--trust", default=None, metavar="FILE",
+                        help=f"allowed_signers: refuse a set not signed by one of them "
+                             f"(default {signature.DEFAULT_TRUST} when it exists)")
+
+
 def cmd_verify(args, journal: Journal) -> int:
     log = operator_log(args)
     result = verify_module.verify(connect(args.host, journal), args.archive, deep=args.deep, scratch_vg=args.scratch_vg,
-                                  log=log)
+                                  log=log, trust=signature.trust_file(args.trust))
     log.done()
     deep = " (deep)" if args.deep else ""
     if args.json:
@@ -242,7 +254,8 @@ def cmd_verify(args, journal: Journal) -> int:
 
 def cmd_restore(args, journal: Journal) -> int:
     host = connect(args.host, journal)
-    request = restore_module.RestoreRequest(args.archive, to=args.to, confirm=args.confirm, to_new=args.to_new)
+    request = restore_module.RestoreRequest(args.archive, to=args.to, confirm=args.confirm, to_new=args.to_new,
+                                            trust=signature.trust_file(args.trust))
     if args.dry_run:
         run = restore_module.prepare(host, request)
         return show_plan(restore_module.plan(run), run.preflight, args.json)
@@ -260,7 +273,8 @@ def cmd_restore(args, journal: Journal) -> int:
 
 
 def cmd_restore_group(args, journal: Journal) -> int:
-    runs = group_module.restore_group(connect(args.host, journal), args.archive, args.to_new_suffix)
+    runs = group_module.restore_group(connect(args.host, journal), args.archive, args.to_new_suffix,
+                                      trust=signature.trust_file(args.trust))
     if args.json:
         print(json.dumps([run.result for run in runs], indent=2))
     else:

@@ -7,7 +7,9 @@
                         read and written by lvmkit.archive.manifest)
       layout.json       the VG, volume, thin pool, filesystem parameters and fstab lines it came from
       vgcfgbackup.txt   `vgcfgbackup -f` of the volume group
-      SHA256SUMS        `sha256sum -c SHA256SUMS` checks all of the above
+      SHA256SUMS        `sha256sum -c SHA256SUMS` checks all of the above, and lists exactly
+                        the set's files (lvmkit.archive.closure checks that)
+      SHA256SUMS.sig    with --sign-key: ssh-keygen -Y sign of SHA256SUMS (lvmkit.archive.signature)
 
 It is written as `.NAME.partial` and renamed to NAME only when complete and checksummed.
 Files are 0600 and directories 0700: archives hold a whole filesystem's data.

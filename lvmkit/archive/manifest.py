@@ -20,6 +20,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 
 from lvmkit.archive.archive_set import MANIFEST, ArchiveError, read_file
 from lvmkit.archive.digest import LEGACY_ALGORITHM
+from lvmkit.core import schemas
 from lvmkit.core.host import Host
 
 MANIFEST_SCHEMA = 1
@@ -229,7 +230,12 @@ def from_json(text: str, where: str) -> Manifest | GroupManifest:
     if not isinstance(kind, str) or kind not in _KINDS:
         raise ManifestError(f"{where}: manifest field kind is {_shown(kind)}, expected one of "
                             f"{', '.join(map(repr, _KINDS))}; it was not written by lvmkit")
-    return _decode(_KINDS[kind], data, f"{where}: manifest field", "")
+    manifest = _decode(_KINDS[kind], data, f"{where}: manifest field", "")
+    found = schemas.problems(data, "manifest.json", "single" if kind == ARCHIVE_SET_KIND else "group")
+    if found:  # the types hold, but not the published contract (a hash that is no hash, a path out of the set)
+        raise ManifestError(f"{where}: manifest field {found[0]}; the archive set is damaged or was not written "
+                            f"by lvmkit (docs/schemas/manifest.json)")
+    return manifest
 
 
 def _decode(hint, value, prefix: str, path: str):

@@ -30,7 +30,8 @@ def backup_request(settings: dict, job: str):
     """A BackupRequest for a volume, a GroupRequest for a group."""
     options = {key: str(value) for key, value in settings["engine_options"].items()}
     common = dict(dest=settings["dest"], engine=settings["engine"], snapshot_size=settings["snapshot_size"],
-                  name=set_name(settings, job), engine_options=options, guard=guard_settings(settings))
+                  name=set_name(settings, job), engine_options=options, guard=guard_settings(settings),
+                  sign_key=settings["sign_key"])
     if settings.get("group"):
         return group_module.GroupRequest(
             members=group_module.parse_members(",".join(settings["group"])), **common,

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass, field, replace
 
 from lvmkit import __version__
+from lvmkit.archive import signature
 from lvmkit.archive.archive_set import (
     DIGEST,
     LAYOUT,
@@ -26,6 +27,7 @@ from lvmkit.archive.archive_set import (
     write_file,
     write_file_argv,
 )
+from lvmkit.archive.closure import SIGNATURE
 from lvmkit.archive.digest import compute_digest, digest_commands
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
@@ -73,9 +75,11 @@ class BackupRequest:
     engine_options: dict[str, str] = field(default_factory=dict)
     keep_snapshot_on_failure: bool = False
     guard: GuardSettings = GuardSettings()  # watching the snapshot: thresholds, autoextend
+    sign_key: str | None = None  # an OpenSSH key on the controller: SHA256SUMS is signed with it
 
     def __post_init__(self):
         target_path(self.dest, "--dest")
+        signature.key_file(self.sign_key)
 
 
 @dataclass
@@ -221,7 +225,8 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
         Step(
             "checksums and manifest",
             [checksum_argv(paths.partial, sealed_members(engine), tree=engine.archive_name == "tree"),
-             write_file_argv(paths.in_partial(MANIFEST)), write_file_argv(paths.in_partial(SUMS))],
+             write_file_argv(paths.in_partial(MANIFEST)), write_file_argv(paths.in_partial(SUMS)),
+             *signing_argvs(run.request.sign_key, paths.in_partial(SIGNATURE))],
             run=lambda host: _seal(host, run),
         ),
         Step(
@@ -339,6 +344,17 @@ def _seal(host: Host, run: BackupRun) -> None:
     write_file(host, paths.in_partial(MANIFEST), run.manifest.to_json())
     manifest_sum = host.run(checksum_argv(paths.partial, [MANIFEST])).stdout
     write_file(host, paths.in_partial(SUMS), sums_text + manifest_sum)
+    sign_sums(host, run.request.sign_key, sums_text + manifest_sum, paths.in_partial(SIGNATURE))
+
+
+def signing_argvs(key: str | None, path: str) -> list[list[str]]:
+    """What signing SHA256SUMS runs (ssh-keygen on the controller) and writes (its .sig in the set)."""
+    return [] if key is None else [signature.sign_argv(key, signature.ARCHIVE_NAMESPACE), write_file_argv(path)]
+
+
+def sign_sums(host: Host, key: str | None, sums: str, path: str) -> None:
+    if key is not None:
+        write_file(host, path, signature.sign(host, key, sums, signature.ARCHIVE_NAMESPACE))
 
 
 def sealed_members(engine: Engine) -> list[str]:

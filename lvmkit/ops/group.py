@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from lvmkit import __version__
+from lvmkit.archive import signature
 from lvmkit.archive.archive_set import (
     MANIFEST,
     SUMS,
@@ -32,6 +33,7 @@ from lvmkit.archive.archive_set import (
     write_file,
     write_file_argv,
 )
+from lvmkit.archive.closure import SIGNATURE
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.manifest import (
     GROUP_KIND,
@@ -59,11 +61,11 @@ from lvmkit.lvm.names import parse_lv_spec
 from lvmkit.lvm.reports import list_vgs
 from lvmkit.lvm.snapshot import remove_if_ours, run_tag
 from lvmkit.lvm.watch import dm_name, read_argv
-from lvmkit.ops.backup import BackupRequest, BackupRun, check_destination, snapshot_device
+from lvmkit.ops.backup import BackupRequest, BackupRun, check_destination, sign_sums, signing_argvs, snapshot_device
 from lvmkit.ops.backup import plan as member_plan
 from lvmkit.ops.backup import prepare as prepare_member
 from lvmkit.ops.hooks import Hook
-from lvmkit.ops.restore import RestoreRequest
+from lvmkit.ops.restore import RestoreRequest, check_archive
 from lvmkit.ops.restore import restore as restore_member
 
 # Versions on which suspend-then-snapshot was measured to work; others are refused.
@@ -104,9 +106,11 @@ class GroupRequest:
     post_snapshot: Hook | None = None
     freeze_timeout_s: float = 30.0  # the watchdog resumes every member after this long
     hold_window_s: float = 0.0  # drills and tests: stay frozen this long inside the window
+    sign_key: str | None = None  # the group's SHA256SUMS (every member file) is signed; members are not
 
     def __post_init__(self):
         target_path(self.dest, "--dest")
+        signature.key_file(self.sign_key)
 
 
 @dataclass
@@ -241,7 +245,8 @@ def plan(run: GroupRun) -> Plan:
     steps += [
         Step("group checksums and manifest",
              [["bash", "-c", _GROUP_SUMS, "bash", paths.partial], write_file_argv(f"{paths.partial}/{MANIFEST}"),
-              write_file_argv(f"{paths.partial}/{SUMS}")],
+              write_file_argv(f"{paths.partial}/{SUMS}"),
+              *signing_argvs(run.request.sign_key, f"{paths.partial}/{SIGNATURE}")],
              run=lambda host: _seal(host, run)),
         Step(f"publish the group's archive set as {paths.final}",
              [*publish_argvs(paths, RUN_MARKER), ["rmdir", run.run_dir]],
@@ -362,6 +367,7 @@ def _seal(host: Host, run: GroupRun) -> None:
     write_file(host, f"{paths.partial}/{MANIFEST}", run.manifest.to_json())
     manifest_sum = host.run(["env", f"--chdir={paths.partial}", "sha256sum", "--", MANIFEST]).stdout
     write_file(host, f"{paths.partial}/{SUMS}", sums + manifest_sum)
+    sign_sums(host, run.request.sign_key, sums + manifest_sum, f"{paths.partial}/{SIGNATURE}")
 
 
 def _publish(host: Host, run: GroupRun) -> None:
@@ -408,12 +414,16 @@ def _freeze_supported(host: Host) -> Check:
                  f"origin. Back up the members one by one, or test a group in a lab on this version first")
 
 
-def restore_group(host: Host, archive_set: str, suffix: str, *, log=None) -> list:
-    """Restore every member to a new volume VG/LV<suffix> beside its origin, each proved."""
+def restore_group(host: Host, archive_set: str, suffix: str, *, log=None, trust: str | None = None) -> list:
+    """Restore every member to a new volume VG/LV<suffix> beside its origin, each proved; the
+    group's set is checked whole first (closed, signed when `trust` asks it, checksums)."""
     target_path(archive_set, "group archive set")
     manifest = read_manifest(host, archive_set)
     if not isinstance(manifest, GroupManifest):
         raise UsageError(f"{archive_set} is not a consistency group's archive set: use `lvmkit restore`")
+    checks = Preflight()
+    check_archive(host, archive_set, checks, trust)
+    checks.raise_if_failed()
     return [restore_member(host, RestoreRequest(f"{archive_set.rstrip('/')}/{member.archive_set}",
-                                                to_new=f"{member.vg}/{member.lv}{suffix}"), log=log)
+                                                to_new=f"{member.vg}/{member.lv}{suffix}", in_group=True), log=log)
             for member in manifest.members]

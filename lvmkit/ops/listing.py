@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lvmkit.archive.archive_set import MANIFEST, ArchiveError, read_file
+from lvmkit.archive.closure import VERIFICATION
 from lvmkit.archive.manifest import GroupManifest, Manifest, from_json
 from lvmkit.core.host import Host, utc_now
 from lvmkit.core.paths import target_path
@@ -41,8 +42,15 @@ def _read_set(host: Host, path: str) -> ListedSet:
         manifest = from_json(read_file(host, f"{path}/{MANIFEST}"), f"{path}/{MANIFEST}")
     except ArchiveError as error:
         return ListedSet(path, None, None, str(error))
-    result = host.run(["cat", "--", f"{path}/verification.json"], check=False)
-    verification = json.loads(result.stdout) if result.returncode == 0 else None
+    result = host.run(["cat", "--", f"{path}/{VERIFICATION}"], check=False)
+    if result.returncode != 0:
+        return ListedSet(path, manifest, None)
+    try:  # written by verify, but by anyone who can write the set too: never trusted to parse
+        verification = json.loads(result.stdout)
+    except (ValueError, RecursionError) as error:
+        return ListedSet(path, manifest, None, f"{path}/{VERIFICATION} is not JSON ({str(error)[:80]})")
+    if not isinstance(verification, dict) or not isinstance(verification.get("passed"), bool):
+        return ListedSet(path, manifest, None, f"{path}/{VERIFICATION} has no passed: true or false")
     return ListedSet(path, manifest, verification)
 
 
@@ -51,15 +59,16 @@ def render(sets: list[ListedSet]) -> str:
     now = utc_now()
     for listed in sets:
         if listed.manifest is None:
-            rows.append([listed.path, "?", "?", "?", "?", f"unreadable: {listed.problem}"])
+            rows.append([listed.path, "?", "?", "?", "?", f"damaged: {listed.problem}"])
             continue
         m = listed.manifest
+        verified = f"damaged: {listed.problem}" if listed.problem else _verified(listed.verification)
         if isinstance(m, GroupManifest):  # its members' own sets hold the sizes and times
             members = ",".join(f"{member.vg}/{member.lv}" for member in m.members)
-            rows.append([listed.path, f"group {members}", m.engine.name, "?", "?", _verified(listed.verification)])
+            rows.append([listed.path, f"group {members}", m.engine.name, "?", "?", verified])
             continue
         rows.append([listed.path, f"{m.origin.vg}/{m.origin.lv}", m.engine.name,
-                     human(m.bytes_written), _age(now, m.ended), _verified(listed.verification)])
+                     human(m.bytes_written), _age(now, m.ended), verified])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows)
 
@@ -78,4 +87,5 @@ def _verified(verification: dict | None) -> str:
     if verification is None:
         return "not verified"
     outcome = "passed" if verification.get("passed") else "FAILED"
-    return f"{outcome}{' (deep)' if verification.get('deep') else ''} {verification.get('finished', '')[:19]}"
+    finished = verification.get("finished")
+    return f"{outcome}{' (deep)' if verification.get('deep') else ''} {finished[:19] if isinstance(finished, str) else ''}"

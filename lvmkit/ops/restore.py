@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from lvmkit.archive import closure, signature
 from lvmkit.archive.archive_set import DIGEST, SUMS, ArchiveError, read_file
 from lvmkit.archive.digest import ContentDigest, compare, compute_digest, digest_commands, digest_tools
 from lvmkit.archive.engines import get_engine
@@ -39,6 +40,8 @@ class RestoreRequest:
     confirm: str | None = None  # must repeat `to`
     to_new: str | None = None  # VG/NAME of a volume to create
     scratch: bool = False  # a throwaway volume (deep verify): tagged for `lvmkit cleanup`
+    trust: str | None = None  # allowed_signers on the controller: the set must be signed by one of them
+    in_group: bool = False  # a group's member set: the group's signature covers it
 
     def __post_init__(self):
         target_path(self.archive, "archive set")
@@ -110,8 +113,11 @@ def check_set_ownership(host: Host, archive_set: str, checks: Preflight) -> bool
     return check.passed
 
 
-def check_archive(host: Host, archive_set: str, checks: Preflight) -> Manifest | GroupManifest | None:
-    """Manifest readable and of a known schema, every checksum right; returns the manifest."""
+def check_archive(host: Host, archive_set: str, checks: Preflight, trust: str | None = None,
+                  in_group: bool = False) -> Manifest | GroupManifest | None:
+    """Manifest readable and of a known schema, the set complete and closed, its signature
+    (unless it is a group's member: the group's signature covers it), every checksum right;
+    returns the manifest, or None when it is unreadable."""
     if not check_set_ownership(host, archive_set, checks):
         return None
     try:
@@ -120,6 +126,19 @@ def check_archive(host: Host, archive_set: str, checks: Preflight) -> Manifest |
         checks.fail("manifest readable", str(error))
         return None
     checks.add(Check("manifest readable", True, f"schema {manifest.schema}, engine {manifest.engine.name}"))
+    listing = closure.read_listing(host, archive_set)
+    if not in_group:
+        _check_signature(host, archive_set, listing, trust, checks)
+    try:
+        sums = closure.read_sums(host, archive_set)
+    except ArchiveError as error:
+        checks.fail("file list complete and closed", f"{SUMS}: {error}")
+        return manifest
+    found = closure.problems(manifest, sums, listing)
+    checks.add(Check("file list complete and closed", not found,
+                     f"{len(sums)} files, each in {SUMS} and the manifest" if not found else
+                     f"the archive set was changed: {'; '.join(found[:5])}"
+                     f"{f' (and {len(found) - 5} more)' if len(found) > 5 else ''}"))
     result = host.run(checksums_argv(archive_set), check=False)
     failures = (result.stdout + result.stderr).strip()
     checks.add(Check("checksums match", result.returncode == 0,
@@ -128,13 +147,22 @@ def check_archive(host: Host, archive_set: str, checks: Preflight) -> Manifest |
     return manifest
 
 
+def _check_signature(host: Host, archive_set: str, listing: dict[str, str], trust: str | None,
+                     checks: Preflight) -> None:
+    base = archive_set.rstrip("/")
+    data = read_file(host, f"{base}/{SUMS}") if listing.get(SUMS) == "f" else ""
+    sig = read_file(host, f"{base}/{closure.SIGNATURE}") if listing.get(closure.SIGNATURE) == "f" else None
+    verdict = signature.check(host, data, sig, trust, signature.ARCHIVE_NAMESPACE, f"{base}/{SUMS}")
+    checks.add(Check("signature", verdict.ok, verdict.detail))
+
+
 def prepare(host: Host, request: RestoreRequest, run_id: str | None = None) -> RestoreRun:
     if bool(request.to) == bool(request.to_new):
         raise UsageError("say where to restore: either --to VG/LV (an existing volume) or --to-new VG/NAME")
     run_id = run_id or new_run_id()
     checks = Preflight()
     checks.add(root_check(host, "restoring a volume needs root"))
-    manifest = check_archive(host, request.archive, checks)
+    manifest = check_archive(host, request.archive, checks, request.trust, request.in_group)
     checks.raise_if_failed()
     if isinstance(manifest, GroupManifest):
         members = ", ".join(f"{request.archive.rstrip('/')}/{m.archive_set}" for m in manifest.members)
@@ -246,7 +274,11 @@ def execute_run(host: Host, run: RestoreRun, the_plan: Plan, log=default_log) ->
 
 
 def _prove(host: Host, run: RestoreRun) -> None:
-    expected = ContentDigest.from_json(read_file(host, f"{run.request.archive.rstrip('/')}/{DIGEST}", bulky=True))
+    path = f"{run.request.archive.rstrip('/')}/{DIGEST}"
+    expected = ContentDigest.from_json(read_file(host, path, bulky=True))
+    if expected.sha256 != run.manifest.digest.sha256:  # checked in the preflight; it may have changed since
+        raise ArchiveError(f"{path} changed since the preflight: it hashes to {expected.sha256}, the manifest "
+                           f"recorded {run.manifest.digest.sha256}; the restore is not proved")
     actual = compute_digest(host, run.mountpoint, algorithm=expected.algorithm)  # the archive's, old or new
     run.expected_digest = expected
     run.comparison = compare(expected, actual)

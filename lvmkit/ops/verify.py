@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, replace
 
 from lvmkit.archive.archive_set import DIGEST, read_file, write_file, write_file_argv
+from lvmkit.archive.closure import VERIFICATION
 from lvmkit.archive.digest import ContentDigest
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.manifest import GroupManifest, Manifest
@@ -24,8 +25,6 @@ from lvmkit.core.runs import new_run_id
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
 from lvmkit.ops.restore import RestoreRequest, check_archive
 from lvmkit.ops.restore import restore as restore_archive
-
-VERIFICATION = "verification.json"  # beside the set's files; not covered by SHA256SUMS
 
 
 @dataclass
@@ -45,10 +44,11 @@ class VerifyResult:
 
 
 def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str | None = None,
-           log=None, run_id: str | None = None) -> VerifyResult:
+           log=None, run_id: str | None = None, trust: str | None = None, in_group: bool = False) -> VerifyResult:
+    """`trust`: an allowed_signers file on the controller (lvmkit.archive.signature.trust_file)."""
     target_path(archive_set, "archive set")
     checks = Preflight()
-    manifest = check_archive(host, archive_set, checks)
+    manifest = check_archive(host, archive_set, checks, trust, in_group)
     if isinstance(manifest, GroupManifest):
         _members(host, archive_set, manifest, checks, deep, scratch_vg, log)
     elif manifest is not None:
@@ -69,7 +69,7 @@ def _members(host: Host, archive_set: str, manifest: GroupManifest, checks: Pref
     """A group's set: each member's set is verified as a set of its own."""
     for member in manifest.members:
         result = verify(host, f"{archive_set.rstrip('/')}/{member.archive_set}", deep=deep,
-                        scratch_vg=scratch_vg, log=log)
+                        scratch_vg=scratch_vg, log=log, in_group=True)
         for check in result.checks.checks:
             checks.add(replace(check, name=f"{member.vg}/{member.lv}: {check.name}"))
 
@@ -101,8 +101,9 @@ def _deep(host: Host, archive_set: str, manifest: Manifest, scratch_vg: str | No
     vg = scratch_vg or manifest.origin.vg
     name = f"lvmkit-verify-{run_id}"  # the run's id: a replayed or approved run names it alike
     try:
-        run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True), log=log,
-                              run_id=run_id)
+        # The set's own checks (signature included) passed above: the scratch restore is a member's or its own.
+        run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True, in_group=True),
+                              log=log, run_id=run_id)
         checks.add(Check("deep: restored content equals the archived digest", run.comparison.equal,
                          run.comparison.summary()))
     except LvmkitError as error:

@@ -32,7 +32,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lvmkit.core import schemas
 from lvmkit.runbooks.approval import PLANS  # the plans kept for approval, beside the record folders
+from lvmkit.runbooks.record_signing import LINE_FIELDS, RUN_JSON_SIG, check_record
 
 AUDIT_LOG = "audit.log"
 RUN_JSON = "run.json"
@@ -63,7 +65,7 @@ def folder_files(folder: Path) -> dict[str, str]:
             files[path.relative_to(folder).as_posix()] = f"symlink:{line_hash(os.readlink(path))}"
         elif path.is_file():
             relative = path.relative_to(folder).as_posix()
-            if relative != RUN_JSON:
+            if relative not in (RUN_JSON, RUN_JSON_SIG):  # the audit line covers these two
                 files[relative] = sha256_file(path)
     return files
 
@@ -85,8 +87,9 @@ def flush(folder: Path) -> None:
             os.close(descriptor)
 
 
-def append(records: Path, record: str, run: dict) -> dict:
-    """Append the line of the record folder `record` (its run.json written) to the audit log."""
+def append(records: Path, record: str, run: dict, signed: dict | None = None) -> dict:
+    """Append the line of the record folder `record` (its run.json written) to the audit log;
+    `signed`: its signature's fields (record_signing.sign_record)."""
     log_path = records / AUDIT_LOG
     flush(records / record)  # the record's bytes on disk before a line names them
     # One writer at a time: two runs ending together must not both chain to the same line.
@@ -99,6 +102,7 @@ def append(records: Path, record: str, run: dict) -> dict:
             "record": record,
             "run_json_sha256": sha256_file(records / record / RUN_JSON),
             **{key: run.get(key) for key in SUMMARY},
+            **{key: (signed or {})[key] for key in LINE_FIELDS if key in (signed or {})},
         }
         line = json.dumps(entry, sort_keys=True, separators=(",", ":"))
         with open(log_path, "a", encoding="utf-8") as stream:
@@ -151,7 +155,8 @@ class AuditReport:
         return "\n".join(lines)
 
 
-def verify(records: Path, *, head: str | None = None) -> AuditReport:
+def verify(records: Path, *, head: str | None = None, trust: str | None = None) -> AuditReport:
+    """`trust`: an allowed_signers file; every record must then be signed by a key in it."""
     records = Path(records)
     report = AuditReport(records)
     log_path = records / AUDIT_LOG
@@ -180,6 +185,8 @@ def verify(records: Path, *, head: str | None = None) -> AuditReport:
             previous = line_hash(line)
             heads.append(previous)
             continue
+        for problem in schemas.problems(entry, "audit-line.json", limit=1):
+            report.problems.append(f"{where}: field {problem} (docs/schemas/audit-line.json): edited")
         if entry.get("prev") != previous:
             report.problems.append(f"{where} does not chain to the line before it (prev {entry.get('prev')}, "
                                    f"expected {previous}): a line was edited, deleted, inserted or moved")
@@ -196,7 +203,7 @@ def verify(records: Path, *, head: str | None = None) -> AuditReport:
             report.problems.append(f"{where} names {record} again (first on line {named[record]})")
             continue
         named[record] = number
-        _check_record(records / record, entry, where, report.problems, plans)
+        _check_record(records / record, entry, where, report.problems, plans, trust)
     report.head = previous
     for path in sorted(records.iterdir()):
         if path.name not in NOT_RECORDS and path.name not in named:
@@ -225,7 +232,7 @@ def _check_plans(records: Path, listed: dict[str, tuple[str, str]], report: Audi
 
 
 def _check_record(folder: Path, entry: dict, where: str, problems: list[str],
-                  plans: dict[str, tuple[str, str]]) -> None:
+                  plans: dict[str, tuple[str, str]], trust: str | None = None) -> None:
     name = folder.name
     run_json = folder / RUN_JSON
     if not folder.is_dir():
@@ -237,11 +244,16 @@ def _check_record(folder: Path, entry: dict, where: str, problems: list[str],
     if sha256_file(run_json) != entry.get("run_json_sha256"):
         problems.append(f"record {name}: {RUN_JSON} was edited (its sha256 is not the one in {where})")
         return
+    problems += check_record(folder, entry, where, trust)
     try:
         run = json.loads(run_json.read_text(encoding="utf-8"))
         recorded = run["files"]
     except (ValueError, KeyError, TypeError):
         problems.append(f"record {name}: {RUN_JSON} lists no files")
+        return
+    found = schemas.problems(run, "run.json", limit=1)
+    if found:
+        problems.append(f"record {name}: {RUN_JSON} field {found[0]} (docs/schemas/run.json)")
         return
     if run.get("record") != name:
         problems.append(f"record {name}: its {RUN_JSON} says it is {run.get('record')!r}: renamed or swapped")

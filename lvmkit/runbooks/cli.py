@@ -7,6 +7,7 @@ import json
 import shlex
 from pathlib import Path
 
+from lvmkit.archive import signature
 from lvmkit.core.journal import Journal
 from lvmkit.runbooks import audit, planning
 from lvmkit.runbooks.catalog import find, list_runbooks, runbooks_dir
@@ -50,6 +51,8 @@ def add_commands(subparsers) -> None:
                      help="send the audit log's new head to syslog (logger -t lvmkit-audit), a copy off its disk")
     run.add_argument("--anchor-socket", default=None, metavar="PATH",
                      help="with --anchor: the syslog socket to write to instead of /dev/log")
+    run.add_argument("--sign-key", default=None, metavar="FILE",
+                     help="sign the record's run.json with this OpenSSH key (docs/security.md)")
     add_verbose(run)
     run.set_defaults(handler=cmd_runbook_run)
 
@@ -60,6 +63,9 @@ def add_commands(subparsers) -> None:
                        help=f"the records directory (default {default_records()})")
     check.add_argument("--head", default=None, metavar="SHA256",
                        help="the chain's head hash as kept elsewhere (a change ticket): also detects a cut-short log")
+    check.add_argument("--trust", default=None, metavar="FILE",
+                       help=f"allowed_signers: every record must be signed by one of them "
+                            f"(default {signature.DEFAULT_TRUST} when it exists)")
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=cmd_audit_verify)
 
@@ -147,7 +153,8 @@ def cmd_runbook_run(args, journal: Journal) -> int:
     request = RunRequest(book, values, args.host, records, args.operator or default_operator(),
                          change_id=args.change, approve=args.approve, approver=args.approved_by,
                          anchor=args.anchor or args.anchor_socket is not None,
-                         anchor_socket=Path(args.anchor_socket) if args.anchor_socket else None)
+                         anchor_socket=Path(args.anchor_socket) if args.anchor_socket else None,
+                         sign_key=signature.key_file(args.sign_key))
     result = run_runbook(request, journal=journal, verbose=is_verbose(args))
     print(json.dumps({"record": str(result.record), "outcome": result.outcome,
                       "audit": {"seq": result.audit_line["seq"], "head": result.audit_line["hash"]}}))
@@ -156,7 +163,7 @@ def cmd_runbook_run(args, journal: Journal) -> int:
 
 def cmd_audit_verify(args, journal: Journal) -> int:
     records = Path(args.records) if args.records else default_records()
-    report = audit.verify(records, head=args.head)
+    report = audit.verify(records, head=args.head, trust=signature.trust_file(args.trust))
     if args.json:
         print(json.dumps({"records": str(records), "lines": report.lines, "head": report.head,
                           "given_head_line": report.given_head_line, "intact": report.intact,

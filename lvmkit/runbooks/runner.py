@@ -41,6 +41,7 @@ from lvmkit.lvm.lock import LockHeld
 from lvmkit.runbooks import anchor, approval, audit, planning
 from lvmkit.runbooks.catalog import Runbook
 from lvmkit.runbooks.console import RunConsole
+from lvmkit.runbooks.record_signing import sign_record
 from lvmkit.targets import connect
 from lvmkit.terminal import Terminal
 
@@ -74,6 +75,7 @@ class RunRequest:
     approver: str | None = None
     anchor: bool = False  # send each new head to syslog (anchor.py)
     anchor_socket: Path | None = None  # logger's socket instead of /dev/log (tests)
+    sign_key: str | None = None  # the operator's OpenSSH key on this machine: run.json is signed with it
 
 
 @dataclass(frozen=True)
@@ -169,7 +171,7 @@ def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=N
         "plans": audit.plan_files(records),
     }
     (record / audit.RUN_JSON).write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    line = audit.append(records, record.name, run)
+    line = audit.append(records, record.name, run, sign_record(request.sign_key, record))
     if request.anchor:
         anchor.send_head(line, records, request.anchor_socket)
     if error:

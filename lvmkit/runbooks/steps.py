@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+from lvmkit.archive import signature
 from lvmkit.core.host import Host
 from lvmkit.core.plan import Plan, StepRecord
 from lvmkit.core.sizes import human
@@ -129,7 +130,8 @@ def backup_summary(run: BackupRun) -> dict:
 def prepare_restore(host: Host, archive: str, to: str = "", confirm: str = "", to_new: str = "",
                     scratch: bool = False, run_id: str = "", *, display: bool = True) -> RestoreRun:
     """Check the archive set (manifest, every checksum) and the target before anything changes."""
-    request = RestoreRequest(archive, to=to or None, confirm=confirm or None, to_new=to_new or None, scratch=scratch)
+    request = RestoreRequest(archive, to=to or None, confirm=confirm or None, to_new=to_new or None, scratch=scratch,
+                             trust=signature.trust_file(None))  # the default allowed_signers, when configured
     return prepared(host, lambda: restore_module.prepare(host, request, run_id=run_id or None), display)
 
 
@@ -211,7 +213,8 @@ def _remove_scratch(host: Host, run: RestoreRun) -> None:
 
 def verify_archive(host: Host, archive: str, deep: bool = False, scratch_vg: str = "") -> verify_module.VerifyResult:
     """Checksums, manifest, the engine's own test, the digest; deep: a restore into a scratch volume."""
-    result = verify_module.verify(host, archive, deep=deep, scratch_vg=scratch_vg or None, log=log)
+    result = verify_module.verify(host, archive, deep=deep, scratch_vg=scratch_vg or None, log=log,
+                                  trust=signature.trust_file(None))
     show(preflight_table(result.checks.checks, f"verification of {archive}{' (deep)' if deep else ''}"))
     if not result.passed:
         failed = [c for c in result.checks.checks if not c.passed]

@@ -93,7 +93,8 @@ def test_to_json_with_extensions_and_hooks_reads_back_equal():
         Extension(at="2026-11-30T01:03:40+00:00", used_percent=61.5, from_bytes=8388608, to_bytes=12582912),)))
     group = from_json(recorded("group.json"), WHERE)
     hooked = replace(group, hooks=(HookRecord(role="pre-snapshot", argv=("/usr/local/bin/lock-db", "--wait"),
-                                              timeout_s=60.0, started="a", ended="b"),))
+                                              timeout_s=60.0, started="2026-11-30T01:03:39+00:00",
+                                              ended="2026-11-30T01:03:40+00:00"),))
     for manifest in (grown, hooked):
         assert from_json(manifest.to_json(), WHERE) == manifest
 
@@ -110,8 +111,9 @@ def test_backup_manifest_as_written_reads_back_equal():
                                attr=SimpleNamespace(is_thin=False), pool_lv=None),
         guard=SimpleNamespace(snapshot_bytes=12582912, extensions=[grown], peak_percent=61.5, percent=40.25),
         filesystem=SimpleNamespace(type="ext4", uuid=None, label=None),
-        paths=SimpleNamespace(name=single.name), host="ssh://root@lab", run_id="x",
-        engine_version="tar 1.34", engine_options={"threads": "2"}, started="s", ended="e", bytes_read=None,
+        paths=SimpleNamespace(name=single.name), host="ssh://root@lab", run_id="20261130T010300Z-x1",
+        engine_version="tar 1.34", engine_options={"threads": "2"}, started="2026-11-30T01:03:00+00:00",
+        ended="2026-11-30T01:04:00+00:00", bytes_read=None,
         digest=single.digest,
     )
     written = backup_module._manifest(run, dict(single.checksums), 300821)
