@@ -15,9 +15,9 @@ GOOD = (FIXTURES / "manifest" / "single-tar-thick.json").read_text()
 def expect_set(host, path: str, manifest: str, verification: str | None) -> None:
     host.expect(["cat", "--", f"{path}/manifest.json"], stdout=manifest)
     if verification is None:
-        host.expect(["cat", f"{path}/verification.json"], returncode=1, stderr="cat: No such file or directory\n")
+        host.expect(["cat", "--", f"{path}/verification.json"], returncode=1, stderr="cat: No such file or directory\n")
     else:
-        host.expect(["cat", f"{path}/verification.json"], stdout=verification)
+        host.expect(["cat", "--", f"{path}/verification.json"], stdout=verification)
 
 
 def test_damaged_sets_are_listed_as_damaged_with_the_reason(scripted_host):

@@ -65,7 +65,7 @@ def test_parse_batch_with_recorded_probe_gives_each_part_its_code_and_outputs():
     assert answers["lock"].returncode == 1 and "No such file or directory" in answers["lock"].stderr
     assert answers["lock"].stdout == ""
     assert json.loads(answers["lvs"].stdout)["report"][0]["lv"][0]["lv_name"] == "ext4vol"
-    assert answers["used"].stdout.splitlines()[1].split() == ["28462080", "/srv/lvmkit-lab/ext4vol"]
+    assert answers["used"].stdout.splitlines()[1].split() == ["28463104", "/srv/lvmkit-lab/ext4vol"]
     assert answers["devno"].stdout == "fd:0\n"  # major 253 (device-mapper), minor 0
 
 
@@ -103,7 +103,7 @@ def test_run_preflight_with_recorded_ext4_volume_passes_every_check_in_one_comma
     ]
     assert (found.origin.name, found.filesystem.type, found.holder) == ("ext4vol", "ext4", None)
     assert found.origin_mounts == ["/srv/lvmkit-lab/ext4vol"]
-    assert found.expected_bytes == 28462080
+    assert found.expected_bytes == 28463104
     assert found.snapshot.extents == 13  # 20% of 256 MiB in 4 MiB extents, rounded up
     assert found.engine_version == "fsarchiver 0.8.7 (2023-03-19)"  # fsarchiver -V writes it on stderr
 

@@ -153,7 +153,7 @@ def test_plan_creates_pv_vg_pool_and_volumes_as_recorded_then_restores_each(scri
     restores = [a for a in argvs if a[:1] == ["fsarchiver"]]
     assert [a[-1] for a in restores] == [f"id=0,dest=/dev/rbvg/{n}" for n in ("ext4vol", "thinvol", "xfsvol")]
     mounts = [a for a in argvs if a[:1] == ["mount"]]
-    assert mounts[-1][:4] == ["mount", "-t", "xfs", "-o"] and mounts[-1][4] == "nouuid"
+    assert mounts[-1][:4] == ["mount", "-t", "xfs", "-o"] and mounts[-1][4] == "nosuid,nodev,nouuid"
     undo = [argv for step in the_plan.steps for argv in step.undo_commands]
     assert ["pvremove", "/dev/loop1"] in undo and ["vgremove", "rbvg"] in undo
 
