@@ -16,20 +16,24 @@ from lvmkit.archive.engines import ENGINES
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
+from lvmkit.core.paths import target_path
 from lvmkit.core.sizes import human
 from lvmkit.jobs.cli import add_commands as add_job_commands
 from lvmkit.lab.paths import LabPaths
 from lvmkit.lvm.guard import GuardSettings
 from lvmkit.ops import backup as backup_module
 from lvmkit.ops import cleanup as cleanup_module
+from lvmkit.ops import copy as copy_module
+from lvmkit.ops import copy_cleanup, copy_compare
 from lvmkit.ops import group as group_module
 from lvmkit.ops import listing as listing_module
 from lvmkit.ops import restore as restore_module
 from lvmkit.ops import verify as verify_module
+from lvmkit.ops.copy_transfer import Place
 from lvmkit.ops.hooks import Hook
 from lvmkit.ops.status import read_status, render
 from lvmkit.runbooks.cli import add_commands as add_runbook_commands
-from lvmkit.targets import connect, default_journal_path
+from lvmkit.targets import connect, copy_place, default_journal_path
 from lvmkit.terminal import OperatorLog, Terminal, add_verbose, is_verbose
 
 LIST_SHOWN = 5  # archive sets `lvmkit list` shows, newest first; -v shows every one
@@ -109,8 +113,23 @@ def build_parser() -> argparse.ArgumentParser:
     restore_group.add_argument("--json", action="store_true")
     restore_group.set_defaults(handler=cmd_restore_group)
 
+    copy = commands.add_parser("copy", help="copy an archive set to a second place, checked on arrival")
+    copy.add_argument("archive", metavar="ARCHIVE_SET", help="the set, on the host")
+    copy.add_argument("copy_dest", metavar="DEST",
+                      help="a directory on this controller, or ssh://[user@]host[:port]/DIR")
+    copy.add_argument("--bwlimit", type=int, default=None, metavar="KIB_PER_S",
+                      help="limit the transfer to this many KiB/s (rsync --bwlimit)")
+    copy.add_argument("--staging", default=copy_module.DEFAULT_STAGING, metavar="DIR",
+                      help=f"on the controller: where a copy between two remote hosts passes "
+                           f"(default {copy_module.DEFAULT_STAGING})")
+    copy.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
+    add_verbose(copy)
+    copy.set_defaults(handler=cmd_copy)
+
     listing = commands.add_parser("list", help="archive sets in a directory, newest first")
     listing.add_argument("directory", metavar="DIR")
+    listing.add_argument("--copies", metavar="DEST", default=None,
+                         help="compare with a copy destination: which sets are in both, missing, or differ")
     listing.add_argument("--json", action="store_true")
     add_verbose(listing)
     listing.set_defaults(handler=cmd_list)
@@ -118,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     clean = commands.add_parser("cleanup", help="remove what crashed runs left: snapshots, mounts, locks, partial archive sets")
     clean.add_argument("--dest", action="append", default=[], metavar="DIR",
                        help="also remove partial archive sets of dead runs in DIR (repeatable)")
+    clean.add_argument("--copies", action="append", default=[], metavar="DEST",
+                       help="also remove partial copies no running copy holds at DEST (a directory on "
+                            "this controller or ssh://...), and in the staging directory (repeatable)")
     clean.add_argument("--run", action="append", default=None, metavar="RUN_ID",
                        help="only this run's leftovers (repeatable)")
     clean.add_argument("--dry-run", action="store_true", help="show what would be removed, change nothing")
@@ -260,7 +282,31 @@ def cmd_restore_group(args, journal: Journal) -> int:
     return 0 if all(run.comparison.equal for run in runs) else 1
 
 
+def cmd_copy(args, journal: Journal) -> int:
+    controller = Host(journal=journal, dry_run=args.dry_run)
+    request = copy_module.CopyRequest(args.archive, copy_place(args.copy_dest, controller), staging=args.staging,
+                                      bwlimit_kib=args.bwlimit)
+    target = connect(args.host, journal, dry_run=args.dry_run)
+    if args.dry_run:
+        run = copy_module.prepare(target, controller, request)
+        print(f"{run.final} is already there (same SHA256SUMS)" if run.plan is None else
+              f"{run.plan.render()}\n\n(dry run: nothing was changed)")
+        return 0
+    log = operator_log(args)
+    run = copy_module.copy(target, controller, request, log=log)
+    log.done()
+    print(f"{run.final} is already there (same SHA256SUMS): nothing to copy" if run.already_there else
+          f"copied {args.archive} to {run.final}: checked on arrival (sha256sum -c SHA256SUMS), published")
+    return 0
+
+
 def cmd_list(args, journal: Journal) -> int:
+    if args.copies:
+        controller = Host(journal=journal)
+        rows = copy_compare.compare(Place(connect(args.host, journal), target_path(args.directory, "directory")),
+                                    copy_place(args.copies, controller))
+        print(json.dumps([row.as_dict() for row in rows], indent=2) if args.json else copy_compare.render(rows))
+        return 0 if all(row.state == copy_compare.IN_BOTH for row in rows) else 1
     sets = listing_module.list_sets(connect(args.host, journal), args.directory)
     if args.json:
         print(json.dumps([{"path": s.path, "manifest": s.manifest, "verification": s.verification,
@@ -278,6 +324,12 @@ def cmd_list(args, journal: Journal) -> int:
 
 def cmd_cleanup(args, journal: Journal) -> int:
     host = connect(args.host, journal, dry_run=args.dry_run)
+    if args.copies:  # copies are the controller's: only their partials, with the controller's locks
+        controller = Host(journal=journal, dry_run=args.dry_run)
+        places = [copy_place(spec, controller) for spec in args.copies]
+        removals = copy_cleanup.cleanup_copies(controller, places, dry_run=args.dry_run)
+        print(json.dumps([r.as_dict() for r in removals], indent=2) if args.json else copy_cleanup.render(removals))
+        return 0 if all(r.outcome in ("removed", "would remove", "kept: a copy is running") for r in removals) else 1
     report = cleanup_module.cleanup(host, dry_run=args.dry_run, destinations=args.dest, only_runs=args.run)
     print(json.dumps(report.as_dict(), indent=2) if args.json else cleanup_module.render(report))
     return 0 if report.clean else 1
