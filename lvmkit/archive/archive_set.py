@@ -3,7 +3,8 @@
     NAME/
       <archive>         the engine's archive (a file, or the directory `tree` for rsync)
       digest.json       the content digest of the snapshot: every file, its metadata and sha256
-      manifest.json     what, when, from which volume, by which engine (versioned JSON)
+      manifest.json     what, when, from which volume, by which engine (versioned JSON,
+                        read and written by lvmkit.archive.manifest)
       SHA256SUMS        `sha256sum -c SHA256SUMS` checks all of the above
 
 It is written as `.NAME.partial` and renamed to NAME only when complete and checksummed.
@@ -12,14 +13,12 @@ Files are 0600 and directories 0700: archives hold a whole filesystem's data.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
 
-MANIFEST_SCHEMA = 1
 MANIFEST = "manifest.json"
 DIGEST = "digest.json"
 SUMS = "SHA256SUMS"
@@ -107,23 +106,3 @@ def parse_sums(text: str) -> dict[str, str]:
             raise ArchiveError(f"not a line of sha256 checksums: {line[:200]!r}")
         sums[match[2]] = match[1]
     return sums
-
-
-def load_manifest(text: str, where: str) -> dict:
-    try:
-        manifest = json.loads(text)
-    except ValueError as error:
-        raise ArchiveError(f"{where}: manifest is not JSON ({error}); the archive set is damaged") from None
-    schema = manifest.get("schema") if isinstance(manifest, dict) else None
-    if not isinstance(schema, int):
-        raise ArchiveError(f"{where}: manifest has no schema version; it was not written by lvmkit")
-    if schema > MANIFEST_SCHEMA:
-        raise ArchiveError(
-            f"{where}: manifest schema {schema} is newer than this lvmkit understands "
-            f"({MANIFEST_SCHEMA}); use a newer lvmkit to read it"
-        )
-    return manifest
-
-
-def manifest_json(manifest: dict) -> str:
-    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"

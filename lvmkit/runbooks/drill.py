@@ -17,7 +17,8 @@ from lvmkit.core.plan import Plan, Step, execute
 from lvmkit.core.sizes import human
 from lvmkit.lvm.filesystem import mkfs_argv
 from lvmkit.lvm.guard import GuardSettings, SnapshotInvalidated
-from lvmkit.lvm.reports import get_lv, list_lvs, validate_lv_name, validate_vg_name
+from lvmkit.lvm.names import validate_lv_name, validate_vg_name
+from lvmkit.lvm.reports import get_lv, list_lvs
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
 from lvmkit.ops import backup as backup_module
 from lvmkit.ops.backup import BackupRequest
@@ -188,11 +189,11 @@ def backup_during_flood(host: Host, drill: Drill, dest: str, snapshot_size: str 
             ["lvmkit snapshots of the origin left", ", ".join(left) or "none"],
             ["partial archive sets left", ", ".join(partial) or "none"]]
     if run is not None:
-        snapshot = run.manifest["snapshot"]
-        rows += [["snapshot", f"{human(snapshot['size_bytes'])} at first, {human(snapshot['final_size_bytes'])} "
-                              f"at the end, peak {snapshot['peak_percent'] or 0:.1f}% used"],
-                 *[[f"extended at {e['used_percent']:.0f}%", f"{human(e['from_bytes'])} -> {human(e['to_bytes'])}"]
-                   for e in snapshot["extensions"]]]
+        snapshot = run.manifest.snapshot
+        rows += [["snapshot", f"{human(snapshot.size_bytes)} at first, {human(snapshot.final_size_bytes)} "
+                              f"at the end, peak {snapshot.peak_percent or 0:.1f}% used"],
+                 *[[f"extended at {e.used_percent:.0f}%", f"{human(e.from_bytes)} -> {human(e.to_bytes)}"]
+                   for e in snapshot.extensions]]
     show(Table(["", ""], rows, "what lvmkit did" + (" with autoextend" if autoextend else "")))
     if left or partial:
         raise StepFailed(f"the backup left {', '.join(left + partial)} behind")
@@ -200,7 +201,7 @@ def backup_during_flood(host: Host, drill: Drill, dest: str, snapshot_size: str 
         raise StepFailed("the backup failed even with autoextend")
     if not autoextend and error is None:
         raise StepFailed("the snapshot did not overflow: flood more (flood_mib) or take a smaller snapshot_size")
-    return {"error": str(error)} if error else run.manifest
+    return {"error": str(error)} if error else run.manifest.to_dict()
 
 
 def tear_down(host: Host, drill: Drill, *, display: bool = True) -> None:
