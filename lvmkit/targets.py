@@ -56,15 +56,23 @@ def vagrant_host(local: Host, machine: str) -> SshHost:
         raise UsageError(f"`vagrant ssh-config {machine}` did not give HostName, User, Port and IdentityFile: {error}") from None
 
 
-def copy_place(spec: str, local: Host) -> Place:
-    """A copy destination: a directory on the controller (`/copies`) or on another host
-    (`ssh://[user@]host[:port]/copies`), reached with the same SSH settings as a --host."""
+def split_copy_destination(spec: str) -> tuple[str | None, str]:
+    """(ssh URL of the host or None for the controller, directory) of a copy destination;
+    a UsageError saying what to write for anything else."""
     if spec.startswith("ssh://"):
         authority, slash, path = spec[len("ssh://"):].partition("/")
         if not slash or not path:
             raise UsageError(f"copy destination {spec!r} names no directory: write ssh://[user@]host[:port]/DIR")
-        host = parse_ssh_url(f"ssh://{authority}", journal=local.journal, dry_run=local.dry_run)
-        return Place(host, target_path("/" + path, "copy destination"))
+        return f"ssh://{authority}", target_path("/" + path, "copy destination")
     if "://" in spec:
         raise UsageError(f"copy destination {spec!r}: give a directory on the controller or ssh://[user@]host[:port]/DIR")
-    return Place(local, target_path(spec, "copy destination"))
+    return None, target_path(spec, "copy destination")
+
+
+def copy_place(spec: str, local: Host) -> Place:
+    """A copy destination: a directory on the controller (`/copies`) or on another host
+    (`ssh://[user@]host[:port]/copies`), reached with the same SSH settings as a --host."""
+    url, directory = split_copy_destination(spec)
+    if url is None:
+        return Place(local, directory)
+    return Place(parse_ssh_url(url, journal=local.journal, dry_run=local.dry_run), directory)

@@ -21,7 +21,8 @@ import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lvmkit.archive.archive_set import MANIFEST, SUMS, load_manifest, read_file, validate_set_name
+from lvmkit.archive.archive_set import SUMS, read_file, validate_set_name
+from lvmkit.archive.manifest import read_manifest
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host
 from lvmkit.core.paths import target_path
@@ -84,7 +85,7 @@ def prepare(target: Host, controller: Host, request: CopyRequest) -> CopyRun:
     validate_bwlimit(request.bwlimit_kib)
     name = validate_set_name(posixpath.basename(archive_set))
     source = Place(target, posixpath.dirname(archive_set))
-    load_manifest(read_file(target, f"{archive_set}/{MANIFEST}"), archive_set)  # an lvmkit set, readable here
+    read_manifest(target, archive_set)  # an lvmkit set (or a group's), readable here
     sums = read_file(target, f"{archive_set}/{SUMS}")
     dest = request.dest
     for host in {id(h): h for h in (target, dest.host, controller)}.values():

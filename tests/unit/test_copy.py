@@ -19,9 +19,11 @@ from lvmkit.ops.copy_lock import CopyRunning, holding, is_running
 from lvmkit.ops.copy_transfer import Place, check_argv, failed_files, publish_argv, rsync_argv
 from lvmkit.targets import copy_place
 
+from .conftest import FIXTURES
+
 SET = "/backups/labvg-www-20261130T010203Z-ab12"
 SUMS = "0" * 64 + "  manifest.json\n" + "1" * 64 + "  filesystem.tar.zst\n"
-MANIFEST = '{"schema": 1, "kind": "lvmkit-archive-set"}'
+MANIFEST = (FIXTURES / "manifest" / "single-tar-thick.json").read_text()  # recorded in the lab
 
 
 @pytest.fixture
@@ -122,6 +124,7 @@ def test_plan_between_two_remote_hosts_goes_through_staging_and_removes_it(tmp_p
 
 def test_prepare_refuses_a_different_set_of_that_name_at_the_destination(scripted_host, local, tmp_path):
     dest = scripted_host
+    dest.expect(["test", "-f", f"{SET}/manifest.json"])
     dest.expect(["cat", "--", f"{SET}/manifest.json"], stdout=MANIFEST)
     dest.expect(["cat", "--", f"{SET}/SHA256SUMS"], stdout=SUMS)
     dest.expect(["sh", "-c", 'for tool; do command -v "$tool" >/dev/null 2>&1 || echo "$tool"; done',
@@ -135,6 +138,7 @@ def test_prepare_refuses_a_different_set_of_that_name_at_the_destination(scripte
 
 def test_prepare_with_the_same_set_there_plans_nothing(scripted_host, tmp_path):
     host = scripted_host
+    host.expect(["test", "-f", f"{SET}/manifest.json"])
     host.expect(["cat", "--", f"{SET}/manifest.json"], stdout=MANIFEST)
     host.expect(["cat", "--", f"{SET}/SHA256SUMS"], stdout=SUMS)
     host.expect(["sh", "-c", 'for tool; do command -v "$tool" >/dev/null 2>&1 || echo "$tool"; done',
@@ -147,6 +151,7 @@ def test_prepare_with_the_same_set_there_plans_nothing(scripted_host, tmp_path):
 
 def test_prepare_with_a_missing_destination_directory_says_to_create_it(scripted_host):
     host = scripted_host
+    host.expect(["test", "-f", f"{SET}/manifest.json"])
     host.expect(["cat", "--", f"{SET}/manifest.json"], stdout=MANIFEST)
     host.expect(["cat", "--", f"{SET}/SHA256SUMS"], stdout=SUMS)
     host.expect(["sh", "-c", 'for tool; do command -v "$tool" >/dev/null 2>&1 || echo "$tool"; done',

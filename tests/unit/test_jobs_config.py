@@ -155,3 +155,19 @@ def test_backup_with_engine_options_given_keeps_them_and_wins_over_the_file(tmp_
                                           "zstd_level=19", "--engine-option", "threads=2"])
     jobs_cli.apply_config_defaults(args)
     assert args.engine_option == ["zstd_level=19", "threads=2"]
+
+
+def test_parse_with_copy_to_on_another_host_is_accepted():
+    loaded = parse(GOOD.replace('origin = "vg0/www"', 'origin = "vg0/www"\ncopy_to = "ssh://ops@vault.example:2222/copies"'))
+    assert loaded.jobs["web"]["copy_to"] == "ssh://ops@vault.example:2222/copies"
+
+
+@pytest.mark.parametrize("value, said", [
+    ('"copies"', "does not match"),
+    ('"ssh://vault.example"', "names no directory"),
+    ('"ssh://vault.example/a/../b"', "holds '..'"),
+])
+def test_parse_with_a_bad_copy_to_names_the_job_and_key(value, said):
+    with pytest.raises(ConfigError, match=r"\[jobs.web\] key 'copy_to'") as caught:
+        parse(GOOD.replace('origin = "vg0/www"', f'origin = "vg0/www"\ncopy_to = {value}'))
+    assert said in str(caught.value)
