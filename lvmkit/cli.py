@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--snapshot-size", default=None,
                         help="room for changes while the backup reads: 5G, 512M or 20%%ORIGIN (default 20%%ORIGIN)")
     backup.add_argument("--name", default=None, help="archive set name (default VG-LV-RUNID)")
+    backup.add_argument("--encrypt-to", default=None, metavar="RECIPIENTS",
+                        help="encrypt the archive and the digest with age as they are written, to the "
+                             "recipients file RECIPIENTS on the host (tar, dd, partclone)")
     backup.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="an engine setting, e.g. zstd_level=3 (repeatable)")
     backup.add_argument("--keep-snapshot-on-failure", action="store_true",
@@ -91,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("archive", metavar="ARCHIVE_SET")
     verify.add_argument("--deep", action="store_true", help="restore into a scratch volume and compare contents")
     verify.add_argument("--scratch-vg", default=None, help="volume group for the scratch volume (default: the origin's)")
+    verify.add_argument("--identity", metavar="FILE", default=None,
+                        help="an age identity file on the host, for a set made with --encrypt-to")
     verify.add_argument("--json", action="store_true")
     add_verbose(verify)
     verify.set_defaults(handler=cmd_verify)
@@ -101,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--to", metavar="VG/LV", help="an existing, unmounted volume: it is overwritten")
     target.add_argument("--to-new", metavar="VG/NAME", help="create this volume, sized from the manifest")
     restore.add_argument("--confirm", metavar="VG/LV", help="repeat the --to volume's name to confirm")
+    restore.add_argument("--identity", metavar="FILE", default=None,
+                        help="an age identity file on the host, for a set made with --encrypt-to")
     restore.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
     restore.add_argument("--json", action="store_true")
     add_verbose(restore)
@@ -182,13 +189,15 @@ def cmd_backup(args, journal: Journal) -> int:
                           autoextend_max=args.autoextend_max, extend_at_percent=args.extend_at,
                           warn_at_percent=args.warn_at)
     if args.group:
+        if args.encrypt_to:
+            raise UsageError("--encrypt-to encrypts one volume's set; a group's sets cannot be encrypted yet")
         return backup_group(args, host, guard)
     if args.pre_snapshot or args.post_snapshot:
         raise UsageError("hooks go with --group; for one volume, a group of one: --group VG/LV")
     request = backup_module.BackupRequest(
         origin=args.origin, dest=args.dest, engine=args.engine, snapshot_size=args.snapshot_size,
         name=args.name, engine_options=parse_engine_options(args.engine_option),
-        keep_snapshot_on_failure=args.keep_snapshot_on_failure, guard=guard,
+        keep_snapshot_on_failure=args.keep_snapshot_on_failure, guard=guard, encrypt_to=args.encrypt_to,
     )
     if args.dry_run:
         run = backup_module.prepare(host, request)
@@ -238,7 +247,7 @@ def backup_group(args, host: Host, guard: GuardSettings) -> int:
 def cmd_verify(args, journal: Journal) -> int:
     log = operator_log(args)
     result = verify_module.verify(connect(args.host, journal), args.archive, deep=args.deep, scratch_vg=args.scratch_vg,
-                                  log=log)
+                                  log=log, identity=args.identity)
     log.done()
     deep = " (deep)" if args.deep else ""
     if args.json:
@@ -253,7 +262,8 @@ def cmd_verify(args, journal: Journal) -> int:
 
 def cmd_restore(args, journal: Journal) -> int:
     host = connect(args.host, journal)
-    request = restore_module.RestoreRequest(args.archive, to=args.to, confirm=args.confirm, to_new=args.to_new)
+    request = restore_module.RestoreRequest(args.archive, to=args.to, confirm=args.confirm, to_new=args.to_new,
+                                            identity=args.identity)
     if args.dry_run:
         run = restore_module.prepare(host, request)
         return show_plan(restore_module.plan(run), run.preflight, args.json)

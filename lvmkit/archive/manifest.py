@@ -113,6 +113,15 @@ class DigestSummary:
 
 
 @dataclass(frozen=True)
+class Encryption:
+    """How the archive and the digest were encrypted (`--encrypt-to`); absent: in the clear."""
+
+    tool: str  # "age"
+    version: str
+    recipients: tuple[str, ...]  # public keys: which identities can decrypt the set
+
+
+@dataclass(frozen=True)
 class Manifest(_Document):
     origin: Origin
     filesystem: Filesystem
@@ -125,6 +134,7 @@ class Manifest(_Document):
     digest: DigestSummary
     checksums: dict[str, str]  # file name in the set -> sha256
     archive_sha256: str | None
+    encryption: Encryption | None = None  # written only when the set is encrypted
 
 
 # --- a consistency group's manifest ----------------------------------------------------------
@@ -288,7 +298,10 @@ def _json_type(value) -> str:
 
 def _encode(value):
     if is_dataclass(value):
-        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
+        # A field added later with the default None is left out while None: manifests
+        # written before it existed read back and write back byte for byte.
+        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)
+                if not (f.default is None and getattr(value, f.name) is None)}
     if isinstance(value, tuple):
         return [_encode(item) for item in value]
     if isinstance(value, dict):

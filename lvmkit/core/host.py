@@ -48,7 +48,7 @@ DEBIAN_PACKAGE = {
     "qemu-system-x86_64": "qemu-system-x86", "busybox": "busybox-static", "cpio": "cpio",
     "modprobe": "kmod", "depmod": "kmod", "sshd": "openssh-server", "ssh": "openssh-client",
     "ssh-keygen": "openssh-client", "apt-get": "apt", "dpkg-deb": "dpkg", "dpkg": "dpkg",
-    "sqlite3": "sqlite3",
+    "sqlite3": "sqlite3", "age": "age",
 }
 
 
