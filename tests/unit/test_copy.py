@@ -11,7 +11,7 @@ import shlex
 import pytest
 
 from lvmkit.core.errors import LvmkitError, UsageError
-from lvmkit.core.host import Host, SshHost
+from lvmkit.core.host import Host, SshHost, missing_tools_argv
 from lvmkit.core.journal import Journal
 from lvmkit.core.plan import acting
 from lvmkit.ops import copy as copy_module
@@ -122,13 +122,17 @@ def test_plan_between_two_remote_hosts_goes_through_staging_and_removes_it(tmp_p
     assert the_plan.steps[-1].commands == [["rm", "-rf", "--one-file-system", "--", staging]]
 
 
+def expect_source_set(host) -> None:
+    """The read-only queries of prepare() up to the destination: the set's manifest and sums, tools."""
+    host.expect(["test", "-f", f"{SET}/manifest.json"])
+    host.expect(["cat", "--", f"{SET}/manifest.json"], stdout=MANIFEST)
+    host.expect(["cat", "--", f"{SET}/SHA256SUMS"], stdout=SUMS)
+    host.expect(missing_tools_argv(["rsync", "sha256sum"]))
+
+
 def test_prepare_refuses_a_different_set_of_that_name_at_the_destination(scripted_host, local, tmp_path):
     dest = scripted_host
-    dest.expect(["test", "-f", f"{SET}/manifest.json"])
-    dest.expect(["cat", "--", f"{SET}/manifest.json"], stdout=MANIFEST)
-    dest.expect(["cat", "--", f"{SET}/SHA256SUMS"], stdout=SUMS)
-    dest.expect(["sh", "-c", 'for tool; do command -v "$tool" >/dev/null 2>&1 || echo "$tool"; done',
-                 "sh", "rsync", "sha256sum"])
+    expect_source_set(dest)
     dest.expect(["test", "-d", "/copies"])
     dest.expect(["cat", "--", "/copies/labvg-www-20261130T010203Z-ab12/SHA256SUMS"], stdout=SUMS.replace("0", "2"))
     request = copy_module.CopyRequest(SET, Place(dest, "/copies"), lock_dir=tmp_path / "locks")
@@ -138,11 +142,7 @@ def test_prepare_refuses_a_different_set_of_that_name_at_the_destination(scripte
 
 def test_prepare_with_the_same_set_there_plans_nothing(scripted_host, tmp_path):
     host = scripted_host
-    host.expect(["test", "-f", f"{SET}/manifest.json"])
-    host.expect(["cat", "--", f"{SET}/manifest.json"], stdout=MANIFEST)
-    host.expect(["cat", "--", f"{SET}/SHA256SUMS"], stdout=SUMS)
-    host.expect(["sh", "-c", 'for tool; do command -v "$tool" >/dev/null 2>&1 || echo "$tool"; done',
-                 "sh", "rsync", "sha256sum"])
+    expect_source_set(host)
     host.expect(["test", "-d", "/copies"])
     host.expect(["cat", "--", "/copies/labvg-www-20261130T010203Z-ab12/SHA256SUMS"], stdout=SUMS)
     run = copy_module.prepare(host, host, copy_module.CopyRequest(SET, Place(host, "/copies")))
@@ -151,11 +151,7 @@ def test_prepare_with_the_same_set_there_plans_nothing(scripted_host, tmp_path):
 
 def test_prepare_with_a_missing_destination_directory_says_to_create_it(scripted_host):
     host = scripted_host
-    host.expect(["test", "-f", f"{SET}/manifest.json"])
-    host.expect(["cat", "--", f"{SET}/manifest.json"], stdout=MANIFEST)
-    host.expect(["cat", "--", f"{SET}/SHA256SUMS"], stdout=SUMS)
-    host.expect(["sh", "-c", 'for tool; do command -v "$tool" >/dev/null 2>&1 || echo "$tool"; done',
-                 "sh", "rsync", "sha256sum"])
+    expect_source_set(host)
     host.expect(["test", "-d", "/copies"], returncode=1)
     with pytest.raises(LvmkitError, match="is not a directory: create it"):
         copy_module.prepare(host, host, copy_module.CopyRequest(SET, Place(host, "/copies")))
