@@ -104,7 +104,11 @@ def prepare(target: Host, controller: Host, request: CopyRequest) -> CopyRun:
 
 def staged(run: CopyRun, controller: Host) -> bool:
     """Whether the copy goes through the controller's staging directory (both ends remote)."""
-    return run.source.host is not controller and run.request.dest.host is not controller
+    return _remote(run.source.host) and _remote(run.request.dest.host)
+
+
+def _remote(host: Host) -> bool:
+    return bool(host.rsync_endpoint("/")[0])  # rsync reaches it through ssh options
 
 
 def plan(run: CopyRun, controller: Host) -> Plan:

@@ -190,3 +190,12 @@ def test_copy_lock_refuses_a_second_copy_of_the_set_and_is_freed_after(tmp_path)
         with holding(locks, "set-b"):
             pass
     assert not is_running(locks, "set-a")
+
+
+def test_plan_from_a_local_target_to_another_host_pushes_directly(tmp_path, local):
+    target = Host(journal=Journal(None))  # --host local: another Host object than the controller's
+    dest = Place(ssh_host(tmp_path, "offsite.example"), "/copies")
+    the_plan = copy_module.plan(prepared(target, local, dest, tmp_path), local)
+    transfers = [step.commands[0] for step in the_plan.steps if step.commands[0][0] == "rsync"]
+    assert len(transfers) == 1 and transfers[0][-2:] == [f"{SET}/", "offsite.example:/copies/"
+                                                         ".labvg-www-20261130T010203Z-ab12.copy-partial/"]
