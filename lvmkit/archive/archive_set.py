@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
+from lvmkit.core.scripts import packaged_script
 
 MANIFEST = "manifest.json"
 DIGEST = "digest.json"
@@ -27,18 +28,8 @@ _SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 # Checksums of every file of an rsync tree, in a stable order, as sha256sum -c reads them.
 _TREE_SUMS = 'set -o pipefail; cd "$1" && find "$2" -type f -print0 | sort -z | xargs -0 -r sha256sum --'
 
-# The archive's and the digest's sha256 lines, by the faster tool the target has. Where the
-# CPU has SHA instructions (x86 `sha_ni`, arm64 `sha2`), OpenSSL uses them and coreutils'
-# sha256sum does not: on a 185 MiB archive OpenSSL took 0.29x sha256sum's time on such a
-# CPU; in the emulated lab (no SHA instructions) 1.29x, so there sha256sum stays. `openssl
-# dgst -r` writes "HEX *NAME", a line `sha256sum -c` reads (the binary-mode mark); the names
-# are lvmkit's own (no newline, no backslash), so both tools write them the same way.
-SHA256_LINES = r"""cd "$1" && shift || exit
-if grep -qw -e sha_ni -e sha2 /proc/cpuinfo 2>/dev/null && command -v openssl >/dev/null 2>&1; then
-  exec openssl dgst -sha256 -r "$@"
-fi
-exec sha256sum -- "$@"
-"""
+# The sha256 lines of the set's files, by OpenSSL where the CPU has SHA instructions: see its header.
+SHA256_LINES = packaged_script(__package__, "sha256_lines.sh")
 _SUM_LINE = re.compile(r"\\?([0-9a-f]{64}) [ *](.+)")
 
 

@@ -26,10 +26,9 @@ import binascii
 import json
 import os
 import socket
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from lvmkit.core.errors import CommandError, LvmkitError
 from lvmkit.core.host import Host, utc_now
@@ -143,16 +142,6 @@ def acquire(host: Host, vg: str, lv: str, run_id: str, command: str, *,
             raise  # not a lock in the way: say what failed
         raise LockHeld(held) from error
     return OriginLock(vg, lv, run_id, path, content)
-
-
-@contextmanager
-def held(host: Host, vg: str, lv: str, run_id: str, command: str) -> Iterator[OriginLock]:
-    """Hold the lock of VG/LV while the block runs; released however the block ends."""
-    lock = acquire(host, vg, lv, run_id, command)
-    try:
-        yield lock
-    finally:
-        release(host, lock)
 
 
 def release(host: Host, lock: OriginLock) -> bool:

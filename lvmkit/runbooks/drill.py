@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from lvmkit.core.errors import UsageError
 from lvmkit.core.host import Host
 from lvmkit.core.plan import Plan, Step, execute
+from lvmkit.core.scripts import packaged_script
 from lvmkit.core.sizes import human
 from lvmkit.lvm.filesystem import mkfs_argv
 from lvmkit.lvm.guard import GuardSettings, SnapshotInvalidated
@@ -32,16 +33,7 @@ DRILL_TAG = "lvmkit-drill"  # the drill's own volumes; not "lvmkit": cleanup nev
 DRILL_ROOT = "/run/lvmkit-drill"
 
 
-# Waits until lvmkit has mounted its snapshot of the origin, then writes $3 MiB of new data
-# to the origin, one MiB every $4 seconds, each synced so that it reaches the volume at once.
-FLOOD = r'''
-until ls -d /run/lvmkit/*/"$2" >/dev/null 2>&1; do sleep 0.1; done
-for i in $(seq 1 "$3"); do
-    head -c 1048576 /dev/urandom >> "$1/flood.bin"
-    sync "$1/flood.bin"
-    sleep "$4"
-done
-'''
+FLOOD = packaged_script(__package__, "flood.sh")  # new data on the origin while the snapshot is read
 
 
 @dataclass

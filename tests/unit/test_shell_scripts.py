@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from lvmkit.archive import digest
-from lvmkit.core import host
+from lvmkit.archive import archive_set, digest
+from lvmkit.core import batch, host
 from lvmkit.core.scripts import DIRECTIVE, packaged_script
 from lvmkit.lvm import lock
 from lvmkit.ops import backup_preflight, cleanup, group, hooks
+from lvmkit.runbooks import drill
 
 PACKAGE = Path(__file__).resolve().parents[2] / "lvmkit"
 SCRIPTS = sorted(PACKAGE.rglob("*.sh"))  # a new one is checked without being listed here
@@ -55,7 +56,8 @@ def test_packaged_script_without_directive_is_refused(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("script", [
     host._TETHERED, lock._CREATE, lock._LIST, lock._REMOVE_IF_SAME, digest.HASH_SCRIPT, backup_preflight._PROBE_DESTINATION,
-    cleanup._LIST_PARTIALS, hooks._FIND_PROGRAM, group._FREEZE, group._WATCHDOG,
+    cleanup._LIST_PARTIALS, hooks._FIND_PROGRAM, group._FREEZE, group._WATCHDOG, batch.BATCH_SCRIPT,
+    archive_set.SHA256_LINES, drill.FLOOD,
 ])
 def test_loaded_scripts_are_commands_without_comments_first(script):
     assert script.strip() and not script.startswith("#") and script.endswith("\n")
