@@ -143,3 +143,19 @@ def test_metrics_write_is_atomic_and_readable_by_node_exporter(tmp_path):
 
 def test_retention_policy_leaves_prune_failed_out():
     assert runner_module.retention_policy({"daily": 7, "prune_failed": True}).as_dict()["daily"] == 7
+
+
+def test_a_job_with_copy_to_copies_the_new_set_and_prunes_there_too(tmp_path, fake_backups, monkeypatch):
+    path = tmp_path / "lvmkit.toml"
+    path.write_text('[jobs.w]\norigin = "vg0/www"\ndest = "/backups"\ncopy_to = "ssh://vault.example/copies"\n'
+                    'retention = { last = 3 }\nafter = ["prune"]\n')
+    done = []
+    monkeypatch.setattr(runner_module.copy_module, "copy",
+                        lambda host, controller, request, log: done.append(("copy", request.archive_set,
+                                                                            request.dest.describe())))
+    monkeypatch.setattr(runner_module, "_prune",
+                        lambda host, directory, settings, name, log: done.append(("prune", host.name, directory)) or 0)
+    assert cli.main(["job", "run", "w", "--config", str(path)]) == 0
+    assert [step[0] for step in done] == ["prune", "copy", "prune"], "prune here, copy, then prune at the copy"
+    assert done[1][2] == "ssh://vault.example:22/copies"
+    assert done[2] == ("prune", "ssh://vault.example:22", "/copies")
