@@ -147,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
     clean.add_argument("--copies", action="append", default=[], metavar="DEST",
                        help="also remove partial copies no running copy holds at DEST (a directory on "
                             "this controller or ssh://...), and in the staging directory (repeatable)")
+    clean.add_argument("--staging", default=copy_module.DEFAULT_STAGING, metavar="DIR",
+                       help="with --copies: the controller's staging directory of `lvmkit copy --staging`")
     clean.add_argument("--run", action="append", default=None, metavar="RUN_ID",
                        help="only this run's leftovers (repeatable)")
     clean.add_argument("--dry-run", action="store_true", help="show what would be removed, change nothing")
@@ -337,7 +339,7 @@ def cmd_cleanup(args, journal: Journal) -> int:
     if args.copies:  # copies are the controller's: only their partials, with the controller's locks
         controller = Host(journal=journal, dry_run=args.dry_run)
         places = [copy_place(spec, controller) for spec in args.copies]
-        removals = copy_cleanup.cleanup_copies(controller, places, dry_run=args.dry_run)
+        removals = copy_cleanup.cleanup_copies(controller, places, dry_run=args.dry_run, staging=args.staging)
         print(json.dumps([r.as_dict() for r in removals], indent=2) if args.json else copy_cleanup.render(removals))
         return 0 if all(r.outcome in ("removed", "would remove", "kept: a copy is running") for r in removals) else 1
     report = cleanup_module.cleanup(host, dry_run=args.dry_run, destinations=args.dest, only_runs=args.run)
