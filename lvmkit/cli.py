@@ -17,21 +17,25 @@ from lvmkit.archive.engines import ENGINES
 from lvmkit.core.errors import EXIT_SIGINT, EXIT_SIGTERM, LvmkitError, UsageError
 from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
+from lvmkit.core.paths import target_path
 from lvmkit.core.sizes import human
 from lvmkit.jobs.cli import add_commands as add_job_commands
 from lvmkit.lab.paths import LabPaths
 from lvmkit.lvm.guard import GuardSettings
 from lvmkit.ops import backup as backup_module
 from lvmkit.ops import cleanup as cleanup_module
+from lvmkit.ops import copy as copy_module
+from lvmkit.ops import copy_cleanup, copy_compare
 from lvmkit.ops import group as group_module
 from lvmkit.ops import listing as listing_module
 from lvmkit.ops import restore as restore_module
 from lvmkit.ops import verify as verify_module
+from lvmkit.ops.copy_transfer import Place
 from lvmkit.ops.hooks import Hook
 from lvmkit.ops.status import read_status, render
 from lvmkit.rebuild_cli import add_command as add_rebuild_command
 from lvmkit.runbooks.cli import add_commands as add_runbook_commands
-from lvmkit.targets import connect, default_journal_path
+from lvmkit.targets import connect, copy_place, default_journal_path
 from lvmkit.terminal import Terminal, add_verbose, is_verbose
 
 LIST_SHOWN = 5  # archive sets `lvmkit list` shows, newest first; -v shows every one
@@ -74,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--name", default=None, help="archive set name (default VG-LV-RUNID)")
     backup.add_argument("--sign-key", default=None, metavar="FILE",
                         help="sign SHA256SUMS with this OpenSSH key on this machine (docs/security.md)")
+    backup.add_argument("--encrypt-to", default=None, metavar="RECIPIENTS",
+                        help="encrypt the archive and the digest with age as they are written, to the "
+                             "recipients file RECIPIENTS on the host (tar, dd, partclone)")
     backup.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="an engine setting, e.g. zstd_level=3 (repeatable)")
     backup.add_argument("--keep-snapshot-on-failure", action="store_true",
@@ -95,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("archive", metavar="ARCHIVE_SET")
     verify.add_argument("--deep", action="store_true", help="restore into a scratch volume and compare contents")
     verify.add_argument("--scratch-vg", default=None, help="volume group for the scratch volume (default: the origin's)")
+    verify.add_argument("--identity", metavar="FILE", default=None,
+                        help="an age identity file on the host, for a set made with --encrypt-to")
     verify.add_argument("--json", action="store_true")
     add_trust(verify)
     add_verbose(verify)
@@ -106,6 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--to", metavar="VG/LV", help="an existing, unmounted volume: it is overwritten")
     target.add_argument("--to-new", metavar="VG/NAME", help="create this volume, sized from the manifest")
     restore.add_argument("--confirm", metavar="VG/LV", help="repeat the --to volume's name to confirm")
+    restore.add_argument("--identity", metavar="FILE", default=None,
+                        help="an age identity file on the host, for a set made with --encrypt-to")
     restore.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
     restore.add_argument("--json", action="store_true")
     add_trust(restore)
@@ -121,9 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
     restore_group.set_defaults(handler=cmd_restore_group)
 
     add_rebuild_command(commands)
+    copy = commands.add_parser("copy", help="copy an archive set to a second place, checked on arrival")
+    copy.add_argument("archive", metavar="ARCHIVE_SET", help="the set, on the host")
+    copy.add_argument("copy_dest", metavar="DEST",
+                      help="a directory on this controller, or ssh://[user@]host[:port]/DIR")
+    copy.add_argument("--bwlimit", type=int, default=None, metavar="KIB_PER_S",
+                      help="limit the transfer to this many KiB/s (rsync --bwlimit)")
+    copy.add_argument("--staging", default=copy_module.DEFAULT_STAGING, metavar="DIR",
+                      help=f"on the controller: where a copy between two remote hosts passes "
+                           f"(default {copy_module.DEFAULT_STAGING})")
+    copy.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
+    add_verbose(copy)
+    copy.set_defaults(handler=cmd_copy)
 
     listing = commands.add_parser("list", help="archive sets in a directory, newest first")
     listing.add_argument("directory", metavar="DIR")
+    listing.add_argument("--copies", metavar="DEST", default=None,
+                         help="compare with a copy destination: which sets are in both, missing, or differ")
     listing.add_argument("--json", action="store_true")
     add_verbose(listing)
     listing.set_defaults(handler=cmd_list)
@@ -131,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
     clean = commands.add_parser("cleanup", help="remove what crashed runs left: snapshots, mounts, locks, partial archive sets")
     clean.add_argument("--dest", action="append", default=[], metavar="DIR",
                        help="also remove partial archive sets of dead runs in DIR (repeatable)")
+    clean.add_argument("--copies", action="append", default=[], metavar="DEST",
+                       help="also remove partial copies no running copy holds at DEST (a directory on "
+                            "this controller or ssh://...), and in the staging directory (repeatable)")
+    clean.add_argument("--staging", default=copy_module.DEFAULT_STAGING, metavar="DIR",
+                       help="with --copies: the controller's staging directory of `lvmkit copy --staging`")
     clean.add_argument("--run", action="append", default=None, metavar="RUN_ID",
                        help="only this run's leftovers (repeatable)")
     clean.add_argument("--vg", default=None, metavar="VG",
@@ -177,6 +207,8 @@ def cmd_backup(args, journal: Journal) -> int:
                           autoextend_max=args.autoextend_max, extend_at_percent=args.extend_at,
                           warn_at_percent=args.warn_at)
     if args.group:
+        if args.encrypt_to:
+            raise UsageError("--encrypt-to encrypts one volume's set; a group's sets cannot be encrypted yet")
         return backup_group(args, host, guard)
     if args.pre_snapshot or args.post_snapshot:
         raise UsageError("hooks go with --group; for one volume, a group of one: --group VG/LV")
@@ -184,6 +216,7 @@ def cmd_backup(args, journal: Journal) -> int:
         origin=args.origin, dest=args.dest, engine=args.engine, snapshot_size=args.snapshot_size,
         name=args.name, engine_options=parse_engine_options(args.engine_option),
         keep_snapshot_on_failure=args.keep_snapshot_on_failure, guard=guard, sign_key=args.sign_key,
+        encrypt_to=args.encrypt_to,
     )
     if args.dry_run:
         run = backup_module.prepare(host, request)
@@ -239,7 +272,8 @@ def add_trust(parser) -> None:
 def cmd_verify(args, journal: Journal) -> int:
     log = operator_log(args)
     result = verify_module.verify(connect(args.host, journal), args.archive, deep=args.deep, scratch_vg=args.scratch_vg,
-                                  log=log, trust=signature.trust_file(args.trust))
+                                  log=log, trust=signature.trust_file(args.trust),
+                                  identity=args.identity)
     log.done()
     deep = " (deep)" if args.deep else ""
     if args.json:
@@ -255,7 +289,8 @@ def cmd_verify(args, journal: Journal) -> int:
 def cmd_restore(args, journal: Journal) -> int:
     host = connect(args.host, journal)
     request = restore_module.RestoreRequest(args.archive, to=args.to, confirm=args.confirm, to_new=args.to_new,
-                                            trust=signature.trust_file(args.trust))
+                                            trust=signature.trust_file(args.trust),
+                                            identity=args.identity)
     if args.dry_run:
         run = restore_module.prepare(host, request)
         return show_plan(restore_module.plan(run), run.preflight, args.json)
@@ -284,7 +319,31 @@ def cmd_restore_group(args, journal: Journal) -> int:
     return 0 if all(run.comparison.equal for run in runs) else 1
 
 
+def cmd_copy(args, journal: Journal) -> int:
+    controller = Host(journal=journal, dry_run=args.dry_run)
+    request = copy_module.CopyRequest(args.archive, copy_place(args.copy_dest, controller), staging=args.staging,
+                                      bwlimit_kib=args.bwlimit)
+    target = connect(args.host, journal, dry_run=args.dry_run)
+    if args.dry_run:
+        run = copy_module.prepare(target, controller, request)
+        print(f"{run.final} is already there (same SHA256SUMS)" if run.plan is None else
+              f"{run.plan.render()}\n\n(dry run: nothing was changed)")
+        return 0
+    log = operator_log(args)
+    run = copy_module.copy(target, controller, request, log=log)
+    log.done()
+    print(f"{run.final} is already there (same SHA256SUMS): nothing to copy" if run.already_there else
+          f"copied {args.archive} to {run.final}: checked on arrival (sha256sum -c SHA256SUMS), published")
+    return 0
+
+
 def cmd_list(args, journal: Journal) -> int:
+    if args.copies:
+        controller = Host(journal=journal)
+        rows = copy_compare.compare(Place(connect(args.host, journal), target_path(args.directory, "directory")),
+                                    copy_place(args.copies, controller))
+        print(json.dumps([row.as_dict() for row in rows], indent=2) if args.json else copy_compare.render(rows))
+        return 0 if all(row.state == copy_compare.IN_BOTH for row in rows) else 1
     sets = listing_module.list_sets(connect(args.host, journal), args.directory)
     if args.json:
         print(json.dumps([{"path": s.path, "manifest": s.manifest and s.manifest.to_dict(),
@@ -303,6 +362,12 @@ def cmd_list(args, journal: Journal) -> int:
 
 def cmd_cleanup(args, journal: Journal) -> int:
     host = connect(args.host, journal, dry_run=args.dry_run)
+    if args.copies:  # copies are the controller's: only their partials, with the controller's locks
+        controller = Host(journal=journal, dry_run=args.dry_run)
+        places = [copy_place(spec, controller) for spec in args.copies]
+        removals = copy_cleanup.cleanup_copies(controller, places, dry_run=args.dry_run, staging=args.staging)
+        print(json.dumps([r.as_dict() for r in removals], indent=2) if args.json else copy_cleanup.render(removals))
+        return 0 if all(r.outcome in ("removed", "would remove", "kept: a copy is running") for r in removals) else 1
     report = cleanup_module.cleanup(host, dry_run=args.dry_run, destinations=args.dest, only_runs=args.run,
                                      vg=args.vg)
     print(json.dumps(report.as_dict(), indent=2) if args.json else cleanup_module.render(report))

@@ -9,6 +9,8 @@ from lvmkit import lab
 from lvmkit.core.errors import UsageError
 from lvmkit.core.host import Host, SshHost, parse_ssh_url
 from lvmkit.core.journal import Journal
+from lvmkit.core.paths import target_path
+from lvmkit.ops.copy_transfer import Place
 
 DEFAULT_JOURNAL = Path("/var/log/lvmkit/journal.jsonl")
 VAGRANT_DIR = Path(__file__).resolve().parents[1] / "vagrant"
@@ -63,3 +65,25 @@ def vagrant_host(local: Host, machine: str) -> SshHost:
         )
     except (KeyError, ValueError) as error:
         raise UsageError(f"`vagrant ssh-config {machine}` did not give HostName, User, Port and IdentityFile: {error}") from None
+
+
+def split_copy_destination(spec: str) -> tuple[str | None, str]:
+    """(ssh URL of the host or None for the controller, directory) of a copy destination;
+    a UsageError saying what to write for anything else."""
+    if spec.startswith("ssh://"):
+        authority, slash, path = spec[len("ssh://"):].partition("/")
+        if not slash or not path:
+            raise UsageError(f"copy destination {spec!r} names no directory: write ssh://[user@]host[:port]/DIR")
+        return f"ssh://{authority}", target_path("/" + path, "copy destination")
+    if "://" in spec:
+        raise UsageError(f"copy destination {spec!r}: give a directory on the controller or ssh://[user@]host[:port]/DIR")
+    return None, target_path(spec, "copy destination")
+
+
+def copy_place(spec: str, local: Host) -> Place:
+    """A copy destination: a directory on the controller (`/copies`) or on another host
+    (`ssh://[user@]host[:port]/copies`), reached with the same SSH settings as a --host."""
+    url, directory = split_copy_destination(spec)
+    if url is None:
+        return Place(local, directory)
+    return Place(parse_ssh_url(url, journal=local.journal, dry_run=local.dry_run), directory)

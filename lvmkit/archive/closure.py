@@ -73,6 +73,13 @@ def problems(manifest: Manifest | GroupManifest, sums: dict[str, str], listing: 
 def _single_rules(manifest: Manifest, sums: dict[str, str]) -> tuple[set[str], set[str], list[str]]:
     found = []
     archive = get_engine(manifest.engine.name).archive_name
+    digest = manifest.digest.file
+    if manifest.encryption:  # the engine's stream through age (lvmkit.archive.encryption)
+        archive, expected_digest = f"{archive}.age", "digest.json.age"
+    else:
+        expected_digest = "digest.json"
+    if digest != expected_digest:
+        found.append(f"the manifest names the digest {digest!r}, expected {expected_digest!r}")
     if manifest.engine.archive != archive:
         found.append(f"the manifest names the archive {manifest.engine.archive!r}, "
                      f"the {manifest.engine.name} engine writes {archive!r}")
@@ -88,12 +95,13 @@ def _single_rules(manifest: Manifest, sums: dict[str, str]) -> tuple[set[str], s
         if recorded[name] != listed[name]:
             found.append(f"{SUMS} and the manifest disagree on {_shown(name)}")
     if archive == TREE:
-        stray = [name for name in recorded if name != "digest.json" and not name.startswith(f"{TREE}/")]
+        beside = {digest, *((manifest.layout.file, manifest.layout.vgcfgbackup) if manifest.layout else ())}
+        stray = [name for name in recorded if name not in beside and not name.startswith(f"{TREE}/")]
         found += [f"the manifest's checksums name {_shown(name)}, not a file of {TREE}/" for name in stray[:3]]
     elif manifest.archive_sha256 is None or recorded.get(archive) != manifest.archive_sha256:
         found.append(f"the manifest's archive_sha256 is not the checksum it records for {archive}")
-    if recorded.get("digest.json") != manifest.digest.sha256:
-        found.append("the manifest's digest sha256 is not the checksum it records for digest.json")
+    if recorded.get(digest) != manifest.digest.sha256:
+        found.append(f"the manifest's digest sha256 is not the checksum it records for {_shown(digest)}")
     return ({TREE} if archive == TREE else set()), {SIGNATURE, VERIFICATION}, found
 
 

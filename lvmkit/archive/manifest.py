@@ -16,7 +16,7 @@ import json
 import re
 import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, dataclass, fields, is_dataclass
 
 from lvmkit.archive.archive_set import MANIFEST, ArchiveError, read_file
 from lvmkit.archive.digest import LEGACY_ALGORITHM
@@ -121,9 +121,13 @@ class LayoutFiles:
     vgcfgbackup: str  # `vgcfgbackup -f` of the volume group
 
 
-# A field added in a later version: absent from older manifests, and left out when None so
-# that an older manifest read and written back stays byte for byte what it was.
-_OMITTED_WHEN_NONE = {"omitted_when_none": True}
+@dataclass(frozen=True)
+class Encryption:
+    """How the archive and the digest were encrypted (`--encrypt-to`); absent: in the clear."""
+
+    tool: str  # "age"
+    version: str
+    recipients: tuple[str, ...]  # public keys: which identities can decrypt the set
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,8 @@ class Manifest(_Document):
     digest: DigestSummary
     checksums: dict[str, str]  # file name in the set -> sha256
     archive_sha256: str | None
-    layout: LayoutFiles | None = field(default=None, metadata=_OMITTED_WHEN_NONE)  # sets before layouts: None
+    layout: LayoutFiles | None = None  # sets before layouts: None
+    encryption: Encryption | None = None  # written only when the set is encrypted
 
 
 # --- a consistency group's manifest ----------------------------------------------------------
@@ -308,8 +313,10 @@ def _json_type(value) -> str:
 
 def _encode(value):
     if is_dataclass(value):
+        # A field added later with the default None is left out while None: manifests
+        # written before it existed read back and write back byte for byte.
         return {f.name: _encode(getattr(value, f.name)) for f in fields(value)
-                if not (f.metadata.get("omitted_when_none") and getattr(value, f.name) is None)}
+                if not (f.default is None and getattr(value, f.name) is None)}
     if isinstance(value, tuple):
         return [_encode(item) for item in value]
     if isinstance(value, dict):

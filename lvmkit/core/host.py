@@ -48,7 +48,7 @@ DEBIAN_PACKAGE = {
     "qemu-system-x86_64": "qemu-system-x86", "busybox": "busybox-static", "cpio": "cpio",
     "modprobe": "kmod", "depmod": "kmod", "sshd": "openssh-server", "ssh": "openssh-client",
     "ssh-keygen": "openssh-client", "apt-get": "apt", "dpkg-deb": "dpkg", "dpkg": "dpkg",
-    "sqlite3": "sqlite3",
+    "sqlite3": "sqlite3", "age": "age",
 }
 
 
@@ -163,6 +163,10 @@ class Host:
 
     def check_transport(self, returncode: int, stderr: str) -> None:
         """Raise when the command could not reach the machine at all (only SSH can fail so)."""
+
+    def rsync_endpoint(self, path: str) -> tuple[list[str], str]:
+        """rsync's options and location for `path` on this host, for an rsync run on the controller."""
+        return [], path
 
     def _record(self, argv, changes, planned, start, end, returncode, stdout, stderr,
                 private: Private | None = None) -> None:
@@ -345,6 +349,15 @@ class SshHost(Host):
                 f"{stderr_tail(stderr, 3)}. Check that the machine is up and that sshd "
                 f"accepts this key; for the lab, run `lvmkit lab status`."
             )
+
+    def rsync_endpoint(self, path: str) -> tuple[list[str], str]:
+        # rsync reaches the far side through ssh with these very options (multiplexing, the
+        # lab's key and host key alias); it splits -e on spaces and honours quotes.
+        options = ["-e", shlex.join(["ssh", *self.ssh_options()])]
+        if self.become():
+            options.append(f"--rsync-path={shlex.join([*self.become(), 'rsync'])}")
+        # The login is in -l of the options; brackets keep an IPv6 address apart from ':'.
+        return options, f"{self.address}:{path}"
 
     def attach(self, argv: list[str] | None = None) -> int:
         """Run argv (or a login shell) with this terminal attached; return its exit code."""

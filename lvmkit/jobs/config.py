@@ -15,6 +15,8 @@ from functools import cache
 from pathlib import Path
 
 from lvmkit.core.errors import UsageError
+from lvmkit.core.host import parse_ssh_url
+from lvmkit.targets import split_copy_destination
 
 DEFAULT_CONFIG = "/etc/lvmkit/lvmkit.toml"
 CONFIG_ENV = "LVMKIT_CONFIG"  # another default file, e.g. for tests and containers
@@ -147,5 +149,13 @@ def _check_jobs(config: Config) -> None:
                             f"prefix {prefix!r}: their sets and their pruning would mix; give one of "
                             f"them another dest or name_prefix")
         writers.setdefault(where, name)
+        copy_to = job.get("copy_to", config.defaults.get("copy_to"))
+        if copy_to is not None:
+            try:
+                url, directory = split_copy_destination(copy_to)
+                if url is not None:
+                    parse_ssh_url(url)
+            except UsageError as error:
+                problems.append(_where(config, f"jobs.{name}", "copy_to") + f": {error}")
     if problems:
         raise ConfigError("\n".join(problems))

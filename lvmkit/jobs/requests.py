@@ -33,6 +33,8 @@ def backup_request(settings: dict, job: str):
                   name=set_name(settings, job), engine_options=options, guard=guard_settings(settings),
                   sign_key=settings["sign_key"])
     if settings.get("group"):
+        if settings.get("encrypt_to"):
+            raise UsageError(f"job {job}: encrypt_to encrypts one volume's set; a group's sets cannot be encrypted yet")
         return group_module.GroupRequest(
             members=group_module.parse_members(",".join(settings["group"])), **common,
             pre_snapshot=Hook.parse("pre-snapshot", settings["pre_snapshot"], settings["hook_timeout"]),
@@ -41,7 +43,7 @@ def backup_request(settings: dict, job: str):
     if settings["pre_snapshot"] or settings["post_snapshot"]:
         raise UsageError(f"job {job}: hooks go with a group; for one volume, a group of one: group = [\"VG/LV\"]")
     return backup_module.BackupRequest(origin=settings["origin"], keep_snapshot_on_failure=settings[
-        "keep_snapshot_on_failure"], **common)
+        "keep_snapshot_on_failure"], encrypt_to=settings.get("encrypt_to"), **common)
 
 
 def is_group(request) -> bool:

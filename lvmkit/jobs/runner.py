@@ -18,10 +18,11 @@ from lvmkit.core.preflight import PreflightError
 from lvmkit.jobs import metrics, notify, requests
 from lvmkit.jobs.config import Config
 from lvmkit.jobs.settings import effective, values
+from lvmkit.ops import copy as copy_module
 from lvmkit.ops import prune as prune_module
 from lvmkit.ops import verify as verify_module
 from lvmkit.ops.retention import Policy
-from lvmkit.targets import connect
+from lvmkit.targets import connect, copy_place
 
 
 @dataclass
@@ -59,6 +60,8 @@ def run_job(config: Config, name: str, flag_defaults: dict, journal: Journal, lo
         result.archive_set = run.paths.final
         result.facts.update(_backup_facts(run))
         _after(host, settings, name, result, log)
+        if settings["copy_to"] and result.error is None:
+            _copy(host, settings, name, result, journal, log)
         result.outcome = "success" if result.error is None else "failure"
     except PreflightError as error:
         result.outcome, result.error = "refused", str(error)
@@ -96,13 +99,27 @@ def _after(host: Host, settings: dict, name: str, result: JobResult, log) -> Non
                 result.error = f"verification of {result.archive_set} failed:\n{verification.checks.render()}"
                 return
         elif action == "prune":
-            retention = settings["retention"]
-            decision = prune_module.decide(
-                host, settings["dest"], retention_policy(retention), origins={requests.job_origin(settings)},
-                name_prefix=None if settings.get("name") else (settings.get("name_prefix") or name),
-                prune_failed=retention.get("prune_failed", False))
-            prune_module.remove(host, decision, log)
-            result.facts["pruned"] = len(decision.removed)
+            result.facts["pruned"] = _prune(host, settings["dest"], settings, name, log)
+
+
+def _prune(host: Host, directory: str, settings: dict, name: str, log) -> int:
+    retention = settings["retention"]
+    decision = prune_module.decide(
+        host, directory, retention_policy(retention), origins={requests.job_origin(settings)},
+        name_prefix=None if settings.get("name") else (settings.get("name_prefix") or name),
+        prune_failed=retention.get("prune_failed", False))
+    prune_module.remove(host, decision, log)
+    return len(decision.removed)
+
+
+def _copy(host: Host, settings: dict, name: str, result: JobResult, journal: Journal, log) -> None:
+    """Copy the new set to `copy_to`; with prune in `after`, the same retention there."""
+    controller = Host(journal=journal)
+    place = copy_place(settings["copy_to"], controller)
+    copy_module.copy(host, controller, copy_module.CopyRequest(result.archive_set, place), log=log)
+    result.facts["copied_to"] = place.describe()
+    if "prune" in settings["after"]:
+        result.facts["pruned_copies"] = _prune(place.host, place.directory, settings, name, log)
 
 
 def _write_metrics(directory: str, result: JobResult, log) -> None:

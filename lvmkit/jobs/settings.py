@@ -20,6 +20,7 @@ JOB_DEFAULTS = {
     "notify_on": ["failure"],
     "notify_timeout": 60.0,
     "metrics_dir": None,
+    "copy_to": None,  # a copy destination (lvmkit copy): a controller directory or ssh://.../DIR
 }
 # Flags of `lvmkit backup` that are modes of one command, not settings of a job.
 NOT_SETTINGS = {"help", "origin", "group", "dry_run", "json", "handler", "config", "verbose", "quiet"}

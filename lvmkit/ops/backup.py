@@ -29,12 +29,20 @@ from lvmkit.archive.archive_set import (
 )
 from lvmkit.archive.closure import SIGNATURE
 from lvmkit.archive.digest import compute_digest, digest_commands
+from lvmkit.archive.encryption import (
+    encrypt_argv,
+    encrypt_text_argv,
+    encrypted_name,
+    read_recipients,
+    refuse_unstreamed,
+)
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
 from lvmkit.archive.manifest import (
     ARCHIVE_SET_KIND,
     MANIFEST_SCHEMA,
     DigestSummary,
+    Encryption,
     EngineRecord,
     Extension,
     Filesystem,
@@ -76,6 +84,7 @@ class BackupRequest:
     keep_snapshot_on_failure: bool = False
     guard: GuardSettings = GuardSettings()  # watching the snapshot: thresholds, autoextend
     sign_key: str | None = None  # an OpenSSH key on the controller: SHA256SUMS is signed with it
+    encrypt_to: str | None = None  # an age recipients file on the target (lvmkit.archive.encryption)
 
     def __post_init__(self):
         target_path(self.dest, "--dest")
@@ -109,10 +118,19 @@ class BackupRun:
     commands: CommandCount | None = None  # sent to the target by backup(), once it succeeded
     started: str = ""
     ended: str = ""
+    encryption: Encryption | None = None  # with --encrypt-to: the recipients' public keys
+
+    @property
+    def archive_name(self) -> str:
+        return self.paths.archive_name
+
+    @property
+    def digest_name(self) -> str:
+        return encrypted_name(DIGEST) if self.encryption else DIGEST
 
     @property
     def archive(self) -> str:
-        return self.paths.in_partial(self.engine.archive_name)
+        return self.paths.in_partial(self.archive_name)
 
     @property
     def run_dir(self) -> str:
@@ -134,16 +152,26 @@ def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=d
     vg, lv = parse_lv_spec(request.origin)
     engine = get_engine(request.engine)
     engine_options = engine.resolve_options(request.engine_options)
+    if request.encrypt_to is not None:  # refused now: before any query of the target
+        refuse_unstreamed(engine)
+        target_path(request.encrypt_to, "--encrypt-to")
     if request.guard.autoextend:  # refused now, not half-way through the read
         parse_size(request.guard.autoextend_step, 1), parse_size(request.guard.autoextend_max, 1)
     name = validate_set_name(request.name or f"{vg}-{lv}-{run_id}")
-    paths = ArchiveSetPaths(request.dest, name, engine.archive_name)
+    paths = ArchiveSetPaths(request.dest, name,
+                            engine.archive_name if request.encrypt_to is None else encrypted_name(engine.archive_name))
     found = run_preflight(host, request, engine, vg, lv, paths, run_id, in_group=in_group)
     origin, snapshot, filesystem = found.origin, found.snapshot, found.filesystem
     checks, origin_mounts, expected, vg_free_extents = (found.checks, found.origin_mounts, found.expected_bytes,
                                                         found.vg_free_extents)
 
+    encryption = None
+    if request.encrypt_to is not None:
+        host.require_tools(["age"])
+        encryption = Encryption(tool="age", version=host.run(["age", "--version"]).stdout.strip(),
+                                recipients=tuple(read_recipients(host, request.encrypt_to)))
     return BackupRun(
+        encryption=encryption,
         request=request, run_id=run_id, host=host.name, origin=origin, filesystem=filesystem,
         engine=engine, engine_options=engine_options, snapshot=snapshot, paths=paths,
         mountpoint=f"{RUN_ROOT}/{run_id}/{vg}-{lv}", expected_bytes=expected, preflight=checks,
@@ -202,7 +230,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
         ),
         Step(
             "content digest of the snapshot",
-            [*digest_commands(mp), write_file_argv(paths.in_partial(DIGEST))],
+            [*digest_commands(mp), _digest_write_argv(run)],
             run=lambda host: _digest(host, run),
         ),
         Step(
@@ -213,7 +241,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
     ]
     read = Step(
         f"read the snapshot with {engine.name} into {run.archive}",
-        [private(engine.backup_argv(run.source, run.archive, fstype, run.engine_options))],
+        [private(engine_argv(run))],
         run=lambda host: _read(host, run),
         conditional=[Conditional("the step fails or is interrupted while the engine runs",
                                  ["kill", "-TERM", "--", Slot("-the engine process group")])],
@@ -224,7 +252,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
              [read_argv(snapshot_device(run))], run=lambda host: _final_check(host, run)),
         Step(
             "checksums and manifest",
-            [checksum_argv(paths.partial, sealed_members(engine), tree=engine.archive_name == "tree"),
+            [checksum_argv(paths.partial, sealed_members(run), tree=run.archive_name == "tree"),
              write_file_argv(paths.in_partial(MANIFEST)), write_file_argv(paths.in_partial(SUMS)),
              *signing_argvs(run.request.sign_key, paths.in_partial(SIGNATURE))],
             run=lambda host: _seal(host, run),
@@ -292,8 +320,11 @@ def _blaming_the_snapshot(step):
 @_blaming_the_snapshot
 def _digest(host: Host, run: BackupRun) -> None:
     digest = compute_digest(host, run.mountpoint)
-    write_file(host, run.paths.in_partial(DIGEST), digest.to_json())
-    run.digest = DigestSummary(file=DIGEST, sha256=digest.sha256, algorithm=digest.algorithm,
+    if run.encryption:  # age reads the digest on its stdin: no clear copy on the disk
+        host.run(_digest_write_argv(run), input=digest.to_json(), changes=True)
+    else:
+        write_file(host, run.paths.in_partial(DIGEST), digest.to_json())
+    run.digest = DigestSummary(file=run.digest_name, sha256=digest.sha256, algorithm=digest.algorithm,
                                files=digest.file_count, bytes=digest.total_bytes)
     if run.expected_bytes is None and run.engine.name != "dd":
         run.expected_bytes = digest.total_bytes
@@ -305,7 +336,7 @@ def _read(host: Host, run: BackupRun) -> None:
     if not run.engine_version:  # the preflight's batch asked it already
         run.engine_version = engine.parse_version(
             _combined(host.run(engine.version_argv(run.filesystem.type), check=False)))
-    argv = engine.backup_argv(run.source, run.archive, run.filesystem.type, run.engine_options)
+    argv = engine_argv(run)
     progress = Progress(f"{engine.name}", run.expected_bytes)
     guard = run.guard
     guard.raise_problem()
@@ -334,8 +365,8 @@ def _final_check(host: Host, run: BackupRun) -> None:
 
 
 def _seal(host: Host, run: BackupRun) -> None:
-    paths, engine = run.paths, run.engine
-    sums_text = host.run(checksum_argv(paths.partial, sealed_members(engine), tree=engine.archive_name == "tree"),
+    paths = run.paths
+    sums_text = host.run(checksum_argv(paths.partial, sealed_members(run), tree=run.archive_name == "tree"),
                          private=BULKY).stdout  # rsync: every file
     sums = parse_sums(sums_text)
     archive_bytes = int(host.run(["du", "-sb", "--", run.archive]).stdout.split()[0])
@@ -357,9 +388,9 @@ def sign_sums(host: Host, key: str | None, sums: str, path: str) -> None:
         write_file(host, path, signature.sign(host, key, sums, signature.ARCHIVE_NAMESPACE))
 
 
-def sealed_members(engine: Engine) -> list[str]:
+def sealed_members(run: BackupRun) -> list[str]:
     """The set's files its SHA256SUMS covers before the manifest's own line."""
-    return [engine.archive_name, DIGEST, LAYOUT, VGCFG]
+    return [run.archive_name, run.digest_name, LAYOUT, VGCFG]
 
 
 def vgcfgbackup_argv(path: str, vg: str) -> list[str]:
@@ -402,16 +433,32 @@ def _manifest(run: BackupRun, sums: dict[str, str], archive_bytes: int) -> Manif
                           extensions=tuple(Extension(**grown) for grown in guard.extensions),
                           peak_percent=guard.peak_percent, final_percent=guard.percent, tags=tuple(snapshot.tags)),
         engine=EngineRecord(name=engine.name, level=engine.level, version=run.engine_version,
-                            options=dict(run.engine_options), archive=engine.archive_name),
+                            options=dict(run.engine_options), archive=run.archive_name),
         started=run.started,
         ended=run.ended,
         bytes_read=run.bytes_read,
         bytes_written=archive_bytes,
         digest=run.digest,
         checksums=dict(sums),
-        archive_sha256=sums.get(engine.archive_name),
+        archive_sha256=sums.get(run.archive_name),
         layout=LayoutFiles(file=LAYOUT, vgcfgbackup=VGCFG),
+        encryption=run.encryption,
     )
+
+
+def engine_argv(run: BackupRun) -> list[str]:
+    """The engine writing the archive; with --encrypt-to, writing to age, which writes ARCHIVE.age."""
+    engine, fstype = run.engine, run.filesystem.type
+    if run.encryption is None:
+        return engine.backup_argv(run.source, run.archive, fstype, run.engine_options)
+    return encrypt_argv(run.request.encrypt_to, run.archive,
+                        engine.backup_argv(run.source, engine.stream_out, fstype, run.engine_options))
+
+
+def _digest_write_argv(run: BackupRun) -> list[str]:
+    if run.encryption is None:
+        return write_file_argv(run.paths.in_partial(DIGEST))
+    return encrypt_text_argv(run.request.encrypt_to, run.paths.in_partial(run.digest_name))
 
 
 def _combined(result) -> str:

@@ -11,8 +11,16 @@ import time
 from dataclasses import dataclass, field
 
 from lvmkit.archive import closure, signature
-from lvmkit.archive.archive_set import DIGEST, SUMS, ArchiveError, read_file
+from lvmkit.archive.archive_set import SUMS, ArchiveError, read_file
 from lvmkit.archive.digest import ContentDigest, compare, compute_digest, digest_commands, digest_tools
+from lvmkit.archive.encryption import (
+    STREAM_IN,
+    IdentityError,
+    check_identity,
+    decrypt_argv,
+    decrypt_text,
+    decrypt_text_argv,
+)
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
 from lvmkit.archive.manifest import GroupManifest, Manifest, read_manifest
@@ -42,6 +50,7 @@ class RestoreRequest:
     scratch: bool = False  # a throwaway volume (deep verify): tagged for `lvmkit cleanup`
     trust: str | None = None  # allowed_signers on the controller: the set must be signed by one of them
     in_group: bool = False  # a group's member set: the group's signature covers it
+    identity: str | None = None  # an age identity on the target, for a set made with --encrypt-to
 
     def __post_init__(self):
         target_path(self.archive, "archive set")
@@ -81,7 +90,11 @@ class RestoreRun:
 
     @property
     def archive(self) -> str:
-        return f"{self.request.archive.rstrip('/')}/{self.engine.archive_name}"
+        return f"{self.request.archive.rstrip('/')}/{self.manifest.engine.archive}"
+
+    @property
+    def digest_path(self) -> str:
+        return f"{self.request.archive.rstrip('/')}/{self.manifest.digest.file}"
 
 
 def checksums_argv(archive_set: str) -> list[str]:
@@ -174,8 +187,12 @@ def prepare(host: Host, request: RestoreRequest, run_id: str | None = None) -> R
                                     *digest_tools(manifest.digest.algorithm)]
     if not engine.restore_makes_filesystem:
         tools.append(mkfs_argv(fstype, "x")[0])
+    if manifest.encryption:
+        tools.append("age")
     missing = host.missing_tools(tools)
     checks.add(Check("tools installed", not missing, "all found" if not missing else f"missing: {', '.join(missing)}"))
+    if manifest.encryption and not missing:
+        check_decryption(host, request.archive, manifest, request.identity, checks)
     needed = manifest.filesystem.size_bytes
 
     if request.to:
@@ -208,9 +225,13 @@ def plan(run: RestoreRun) -> Plan:
     mount = Step(f"mount {device} at {mp}",
                  [make_run_dirs_argv(run.run_dir, mp), ["mount", "-t", fstype, "-o", restore_mount_options(fstype), device, mp]],
                  undo_commands=[["umount", mp], ["rmdir", mp, run.run_dir]], undo_armed_before=True)
-    restore = Step(f"restore with {engine.name}",
-                   [engine.restore_argv(run.archive, mp if not engine.restore_makes_filesystem else device,
-                                        fstype, options)])
+    target = mp if not engine.restore_makes_filesystem else device
+    if run.manifest.encryption:  # age decrypts into the engine's stdin: no clear copy on the disk
+        restore_argv = decrypt_argv(run.request.identity, run.archive,
+                                    engine.restore_argv(STREAM_IN, target, fstype, options))
+    else:
+        restore_argv = engine.restore_argv(run.archive, target, fstype, options)
+    restore = Step(f"restore with {engine.name}", [restore_argv])
     if engine.restore_makes_filesystem:
         steps += [restore, mount]
     else:
@@ -219,7 +240,7 @@ def plan(run: RestoreRun) -> Plan:
     steps += [
         Step("content digest of the restored volume, compared with the archive's",
              [*digest_commands(mp, algorithm=run.manifest.digest.algorithm),
-              ["cat", "--", f"{run.request.archive.rstrip('/')}/{DIGEST}"]],
+              read_digest_argv(run.request.archive, run.manifest, run.request.identity)],
              run=lambda host: _prove(host, run)),
         Step(f"unmount {mp}", [["umount", mp], ["rmdir", mp, run.run_dir]]),
     ]
@@ -274,11 +295,7 @@ def execute_run(host: Host, run: RestoreRun, the_plan: Plan, log=default_log) ->
 
 
 def _prove(host: Host, run: RestoreRun) -> None:
-    path = f"{run.request.archive.rstrip('/')}/{DIGEST}"
-    expected = ContentDigest.from_json(read_file(host, path, bulky=True))
-    if expected.sha256 != run.manifest.digest.sha256:  # checked in the preflight; it may have changed since
-        raise ArchiveError(f"{path} changed since the preflight: it hashes to {expected.sha256}, the manifest "
-                           f"recorded {run.manifest.digest.sha256}; the restore is not proved")
+    expected = read_digest(host, run.request.archive, run.manifest, run.request.identity)
     actual = compute_digest(host, run.mountpoint, algorithm=expected.algorithm)  # the archive's, old or new
     run.expected_digest = expected
     run.comparison = compare(expected, actual)
@@ -318,3 +335,32 @@ def _check_new_target(host, checks, vg, lv, needed) -> int | None:
                      f"{human(extents * group.extent_size)} of {human(group.free)} free in {vg}" if ok else
                      f"the volume needs {human(needed)} but {vg} has {human(group.free)} free"))
     return extents
+
+
+def read_digest_argv(archive_set: str, manifest: Manifest, identity: str | None) -> list[str]:
+    path = f"{archive_set.rstrip('/')}/{manifest.digest.file}"
+    return decrypt_text_argv(identity, path) if manifest.encryption else ["cat", "--", path]
+
+
+def read_digest(host: Host, archive_set: str, manifest: Manifest, identity: str | None) -> ContentDigest:
+    """The archived content digest; an encrypted one decrypted with the identity (never to disk)."""
+    path = f"{archive_set.rstrip('/')}/{manifest.digest.file}"
+    if not manifest.encryption:
+        digest = ContentDigest.from_json(read_file(host, path, bulky=True))
+        if digest.sha256 != manifest.digest.sha256:  # checked in the preflight; it may have changed since
+            raise ArchiveError(f"{path} changed since the preflight: it hashes to {digest.sha256}, the manifest "
+                               f"recorded {manifest.digest.sha256}; the restore is not proved")
+        return digest
+    return ContentDigest.from_json(decrypt_text(host, identity, path, list(manifest.encryption.recipients)))
+
+
+def check_decryption(host: Host, archive_set: str, manifest: Manifest, identity: str | None,
+                     checks: Preflight) -> None:
+    """The identity is given, readable, and decrypts the set's digest (so it decrypts the set)."""
+    try:
+        check_identity(host, identity, archive_set)
+        read_digest(host, archive_set, manifest, identity)
+    except IdentityError as error:
+        checks.fail("identity decrypts the set", str(error))
+        return
+    checks.add(Check("identity decrypts the set", True, f"{identity} decrypts {manifest.digest.file}"))

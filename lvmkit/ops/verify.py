@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, replace
 
-from lvmkit.archive.archive_set import DIGEST, read_file, write_file, write_file_argv
+from lvmkit.archive.archive_set import write_file, write_file_argv
 from lvmkit.archive.closure import VERIFICATION
-from lvmkit.archive.digest import ContentDigest
+from lvmkit.archive.encryption import STREAM_IN, decrypt_argv
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.manifest import GroupManifest, Manifest
 from lvmkit.core.errors import LvmkitError
@@ -23,7 +23,7 @@ from lvmkit.core.plan import Step, acting, default_log
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import new_run_id
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
-from lvmkit.ops.restore import RestoreRequest, check_archive
+from lvmkit.ops.restore import RestoreRequest, check_archive, check_decryption, read_digest
 from lvmkit.ops.restore import restore as restore_archive
 
 
@@ -44,18 +44,24 @@ class VerifyResult:
 
 
 def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str | None = None,
-           log=None, run_id: str | None = None, trust: str | None = None, in_group: bool = False) -> VerifyResult:
+           log=None, run_id: str | None = None, trust: str | None = None, in_group: bool = False,
+           identity: str | None = None) -> VerifyResult:
     """`trust`: an allowed_signers file on the controller (lvmkit.archive.signature.trust_file)."""
     target_path(archive_set, "archive set")
     checks = Preflight()
     manifest = check_archive(host, archive_set, checks, trust, in_group)
     if isinstance(manifest, GroupManifest):
         _members(host, archive_set, manifest, checks, deep, scratch_vg, log)
+    elif manifest is not None and manifest.encryption and identity is None:
+        _encrypted_without_identity(archive_set, manifest, checks, deep)
     elif manifest is not None:
-        _engine_test(host, archive_set, manifest, checks)
-        _digest_matches_manifest(host, archive_set, manifest, checks)
+        if manifest.encryption:
+            check_decryption(host, archive_set, manifest, identity, checks)
+        if checks.passed:
+            _engine_test(host, archive_set, manifest, checks, identity)
+            _digest_matches_manifest(host, archive_set, manifest, checks, identity)
         if deep and checks.passed:
-            _deep(host, archive_set, manifest, scratch_vg, checks, log, run_id or new_run_id())
+            _deep(host, archive_set, manifest, scratch_vg, checks, log, run_id or new_run_id(), identity)
     result = VerifyResult(archive_set, checks, deep, utc_now().isoformat())
     if manifest is not None:
         path = f"{archive_set.rstrip('/')}/{VERIFICATION}"
@@ -74,19 +80,33 @@ def _members(host: Host, archive_set: str, manifest: GroupManifest, checks: Pref
             checks.add(replace(check, name=f"{member.vg}/{member.lv}: {check.name}"))
 
 
-def _engine_test(host: Host, archive_set: str, manifest: Manifest, checks: Preflight) -> None:
+def _encrypted_without_identity(archive_set: str, manifest: Manifest, checks: Preflight, deep: bool) -> None:
+    """Without a key, what can be proved of an encrypted set is its ciphertext (SHA256SUMS)."""
+    if deep:
+        checks.fail("identity given", f"{archive_set} is encrypted with age: verify --deep restores it and needs "
+                                      f"--identity FILE, an age identity on the target for one of: "
+                                      f"{', '.join(manifest.encryption.recipients)}")
+        return
+    checks.add(Check("encrypted with age", True, "the ciphertext matches SHA256SUMS; reading the archive and "
+                                                 "the digest needs --identity FILE"))
+
+
+def _engine_test(host: Host, archive_set: str, manifest: Manifest, checks: Preflight, identity: str | None) -> None:
     engine = get_engine(manifest.engine.name)
-    archive = f"{archive_set.rstrip('/')}/{engine.archive_name}"
+    archive = f"{archive_set.rstrip('/')}/{manifest.engine.archive}"
+    argv = (decrypt_argv(identity, archive, engine.verify_argv(STREAM_IN, manifest.filesystem.type))
+            if manifest.encryption else engine.verify_argv(archive, manifest.filesystem.type))
     # its stdout is a list of every file (tar --list) or every block's progress: bulky
-    result = host.run(engine.verify_argv(archive, manifest.filesystem.type), check=False, private=BULKY)
+    result = host.run(argv, check=False, private=BULKY)
     tail = (result.stderr or result.stdout).strip()[-400:]
     checks.add(Check(f"{engine.name} reads the archive", result.returncode == 0,
                      "no error" if result.returncode == 0 else f"exit {result.returncode}: {tail}"))
 
 
-def _digest_matches_manifest(host: Host, archive_set: str, manifest: Manifest, checks: Preflight) -> None:
+def _digest_matches_manifest(host: Host, archive_set: str, manifest: Manifest, checks: Preflight,
+                             identity: str | None) -> None:
     try:
-        digest = ContentDigest.from_json(read_file(host, f"{archive_set.rstrip('/')}/{DIGEST}", bulky=True))
+        digest = read_digest(host, archive_set, manifest, identity)
     except LvmkitError as error:
         checks.fail("content digest readable", str(error))
         return
@@ -97,13 +117,13 @@ def _digest_matches_manifest(host: Host, archive_set: str, manifest: Manifest, c
 
 
 def _deep(host: Host, archive_set: str, manifest: Manifest, scratch_vg: str | None, checks: Preflight, log,
-          run_id: str) -> None:
+          run_id: str, identity: str | None) -> None:
     vg = scratch_vg or manifest.origin.vg
     name = f"lvmkit-verify-{run_id}"  # the run's id: a replayed or approved run names it alike
     try:
         # The set's own checks (signature included) passed above: the scratch restore is a member's or its own.
-        run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True, in_group=True),
-                              log=log, run_id=run_id)
+        run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True, in_group=True,
+                                                   identity=identity), log=log, run_id=run_id)
         checks.add(Check("deep: restored content equals the archived digest", run.comparison.equal,
                          run.comparison.summary()))
     except LvmkitError as error:

@@ -187,6 +187,6 @@ def test_the_restores_proof_refuses_a_digest_changed_since_the_preflight(scripte
     manifest = _manifest("single-tar-thick.json")  # records the digest 8822794c...
     swapped = ContentDigest(entries=()).to_json()  # another digest.json, put there after the checks
     scripted_host.expect(["cat", "--", "/backups/set/digest.json"], stdout=swapped)
-    run = SimpleNamespace(request=SimpleNamespace(archive="/backups/set"), manifest=manifest, mountpoint="/run/x")
+    run = SimpleNamespace(request=SimpleNamespace(archive="/backups/set", identity=None), manifest=manifest, mountpoint="/run/x")
     with pytest.raises(ArchiveError, match="digest.json changed since the preflight"):
         restore_module._prove(scripted_host, run)

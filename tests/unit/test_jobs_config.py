@@ -168,3 +168,19 @@ def test_the_readmes_server_configuration_is_valid_and_complete(tmp_path):
     loaded = config_module.load(str(path))
     assert sorted(loaded.jobs) == ["app", "system", "www"]
     assert {"dest", "retention", "after", "metrics_dir", "notify"} <= set(loaded.defaults)
+
+
+def test_parse_with_copy_to_on_another_host_is_accepted():
+    loaded = parse(GOOD.replace('origin = "vg0/www"', 'origin = "vg0/www"\ncopy_to = "ssh://ops@vault.example:2222/copies"'))
+    assert loaded.jobs["web"]["copy_to"] == "ssh://ops@vault.example:2222/copies"
+
+
+@pytest.mark.parametrize("value, said", [
+    ('"copies"', "does not match"),
+    ('"ssh://vault.example"', "names no directory"),
+    ('"ssh://vault.example/a/../b"', "holds '..'"),
+])
+def test_parse_with_a_bad_copy_to_names_the_job_and_key(value, said):
+    with pytest.raises(ConfigError, match=r"\[jobs.web\] key 'copy_to'") as caught:
+        parse(GOOD.replace('origin = "vg0/www"', f'origin = "vg0/www"\ncopy_to = {value}'))
+    assert said in str(caught.value)

@@ -156,3 +156,19 @@ def test_job_run_under_systemd_ends_the_journal_with_each_outcome_and_the_summar
                             "<3>c_failed: failure"]
     assert lines[-1] == "<3>1 of 3 jobs succeeded; failed: a_refused, c_failed"
     assert all(line.startswith("<") for line in lines)  # every line with its priority
+
+
+def test_a_job_with_copy_to_copies_the_new_set_and_prunes_there_too(tmp_path, fake_backups, monkeypatch):
+    path = tmp_path / "lvmkit.toml"
+    path.write_text('[jobs.w]\norigin = "vg0/www"\ndest = "/backups"\ncopy_to = "ssh://vault.example/copies"\n'
+                    'retention = { last = 3 }\nafter = ["prune"]\n')
+    done = []
+    monkeypatch.setattr(runner_module.copy_module, "copy",
+                        lambda host, controller, request, log: done.append(("copy", request.archive_set,
+                                                                            request.dest.describe())))
+    monkeypatch.setattr(runner_module, "_prune",
+                        lambda host, directory, settings, name, log: done.append(("prune", host.name, directory)) or 0)
+    assert cli.main(["job", "run", "w", "--config", str(path)]) == 0
+    assert [step[0] for step in done] == ["prune", "copy", "prune"], "prune here, copy, then prune at the copy"
+    assert done[1][2] == "ssh://vault.example:22/copies"
+    assert done[2] == ("prune", "ssh://vault.example:22", "/copies")

@@ -16,6 +16,7 @@ from lvmkit.archive.archive_set import ArchiveError
 from lvmkit.archive.manifest import (
     GROUP_KIND,
     MANIFEST_SCHEMA,
+    Encryption,
     Extension,
     GroupManifest,
     HookRecord,
@@ -114,12 +115,20 @@ def test_backup_manifest_as_written_reads_back_equal():
         paths=SimpleNamespace(name=single.name), host="ssh://root@lab", run_id="20261130T010300Z-x1",
         engine_version="tar 1.34", engine_options={"threads": "2"}, started="2026-11-30T01:03:00+00:00",
         ended="2026-11-30T01:04:00+00:00", bytes_read=None,
-        digest=single.digest,
+        digest=single.digest, archive_name="filesystem.tar.zst", encryption=None,
     )
     written = backup_module._manifest(run, dict(single.checksums), 300821)
     assert written.snapshot.extensions == (Extension(**grown),)
     assert written.archive_sha256 == single.checksums["filesystem.tar.zst"]
     assert from_json(written.to_json(), WHERE) == written
+    assert "encryption" not in written.to_dict(), "a clear set's manifest is written as before"
+
+    encrypted = backup_module._manifest(
+        SimpleNamespace(**{**vars(run), "archive_name": "filesystem.tar.zst.age",
+                           "encryption": Encryption("age", "1.1.1", ("age1" + "q" * 58,))}),
+        {"filesystem.tar.zst.age": "a" * 64}, 300821)
+    assert encrypted.engine.archive == "filesystem.tar.zst.age" and encrypted.archive_sha256 == "a" * 64
+    assert from_json(encrypted.to_json(), WHERE) == encrypted
 
 
 def test_to_dict_keeps_the_order_the_backup_builds():

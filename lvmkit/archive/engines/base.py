@@ -42,6 +42,9 @@ class Engine:
     compresses: bool = True  # sizes the room preflight asks for at the destination
     options: tuple[EngineOption, ...] = ()
     filesystems: tuple[str, ...] = ("ext2", "ext3", "ext4", "xfs")
+    # The archive path that makes backup_argv write the archive to its stdout (--encrypt-to
+    # pipes it into age); None: the engine cannot write one stream (see archive/encryption.py).
+    stream_out: str | None = None
 
     def tools(self, fstype: str) -> list[str]:
         """Commands the target host needs for this engine and filesystem."""

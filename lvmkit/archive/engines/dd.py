@@ -51,6 +51,7 @@ class DdEngine(Engine):
     restore_makes_filesystem: bool = True
     archive_name: str = "device.img.zst"
     options: tuple[EngineOption, ...] = (ZSTD_LEVEL, THREADS)
+    stream_out: str | None = "/dev/stdout"  # zstd -o /dev/stdout: measured to write the pipe
 
     def tools(self, fstype: str) -> list[str]:
         require_filesystem(self, fstype)

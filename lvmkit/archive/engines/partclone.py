@@ -75,6 +75,7 @@ class PartcloneEngine(Engine):
     restore_makes_filesystem: bool = True
     archive_name: str = "filesystem.pcl.zst"
     options: tuple[EngineOption, ...] = (ZSTD_LEVEL, THREADS)
+    stream_out: str | None = "/dev/stdout"  # zstd -o /dev/stdout: measured to write the pipe
 
     def tool(self, fstype: str) -> str:
         return PARTCLONE_TOOL[require_filesystem(self, fstype)]

@@ -31,6 +31,9 @@ class TarEngine(Engine):
     restore_makes_filesystem: bool = False
     archive_name: str = "filesystem.tar.zst"
     options: tuple[EngineOption, ...] = (ZSTD_LEVEL, THREADS)
+    # "-", not /dev/stdout: given /dev/stdout as its file, tar 1.34 wrote the tar uncompressed
+    # into a pipe (measured: 10240 bytes for one small file, which zstd then refused to read).
+    stream_out: str | None = "-"
 
     def tools(self, fstype: str) -> list[str]:
         require_filesystem(self, fstype)
@@ -52,7 +55,7 @@ class TarEngine(Engine):
         return [
             "env", f"ZSTD_CLEVEL={chosen['zstd_level']}", f"ZSTD_NBTHREADS={chosen['threads']}",
             "tar", "--create", "--zstd",
-            f"--file={absolute(archive, 'archive')}",
+            f"--file={archive if archive == self.stream_out else absolute(archive, 'archive')}",
             "--format=posix",  # pax: xattrs, ACLs, long names, nanosecond mtimes
             *METADATA_FLAGS,
             "--one-file-system",  # the snapshot only, never something mounted inside it
