@@ -20,6 +20,7 @@ from lvmkit.archive.archive_set import (
     checksum_argv,
     manifest_json,
     parse_sums,
+    read_file,
     validate_set_name,
     write_file,
     write_file_argv,
@@ -185,12 +186,15 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
         ),
     ]
     read = Step(
-        f"read the snapshot with {engine.name} into {run.archive}",
+        f"read the snapshot with {engine.name} into {_written_to(run)}",
         [private(engine.backup_argv(run.source, run.archive, fstype, run.engine_options))],
         run=lambda host: _read(host, run),
         conditional=[Conditional("the step fails or is interrupted while the engine runs",
                                  ["kill", "-TERM", "--", Slot("-the engine process group")])],
     )
+    if engine.repository:  # a later failure (the snapshot overflowed) must not leave its snapshot there
+        read.undo_commands = [engine.forget_argv(Slot("the new repository snapshot"), run.engine_options)]
+        read.undo = lambda host: _forget_made(host, run)
     steps += [unmount, read] if unmounts_before_reading(engine) else [read, unmount]
     steps += [
         Step("check the snapshot was still valid after the last byte was read",
@@ -314,9 +318,28 @@ def _seal(host: Host, run: BackupRun) -> None:
     archive_bytes = int(host.run(["du", "-sb", "--", run.archive]).stdout.split()[0])
     run.ended = utc_now().isoformat()
     run.manifest = _manifest(run, sums, archive_bytes)
+    if engine.repository:  # what the repository stored is what this backup wrote
+        report = engine.parse_report(read_file(host, run.archive))
+        location = run.engine_options["repository"]
+        run.manifest["repository"] = {"tool": engine.tool, "location": location, **report}
+        run.manifest["bytes_written"] = report["added_bytes"]
     write_file(host, paths.in_partial(MANIFEST), manifest_json(run.manifest))
     manifest_sum = host.run(checksum_argv(paths.partial, [MANIFEST])).stdout
     write_file(host, paths.in_partial(SUMS), sums_text + manifest_sum)
+
+
+def _written_to(run: BackupRun) -> str:
+    if run.engine.repository:
+        return f"the repository {run.engine_options['repository']} (its report: {run.archive})"
+    return run.archive
+
+
+def _forget_made(host: Host, run: BackupRun) -> None:
+    """Forget the repository snapshot this run made, if it made one (its report tells)."""
+    if host.run(["test", "-s", run.archive], check=False).returncode != 0:
+        return  # the tool did not finish: a repository records a snapshot only at its end
+    snapshot = run.engine.parse_report(read_file(host, run.archive))["id"]
+    host.run(run.engine.forget_argv(snapshot, run.engine_options), changes=True, check=False)
 
 
 def _publish(host: Host, run: BackupRun) -> None:

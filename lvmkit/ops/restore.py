@@ -37,6 +37,8 @@ class RestoreRequest:
     confirm: str | None = None  # must repeat `to`
     to_new: str | None = None  # VG/NAME of a volume to create
     scratch: bool = False  # a throwaway volume (deep verify): tagged for `lvmkit cleanup`
+    # A repository engine's password_file or password_command, instead of the manifest's.
+    password: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         target_path(self.archive, "archive set")
@@ -73,7 +75,22 @@ class RestoreRun:
 
     @property
     def archive(self) -> str:
+        """What the engine restores: the archive in the set, or the repository snapshot's id."""
+        if self.engine.repository:
+            return self.manifest["repository"]["id"]
         return f"{self.request.archive.rstrip('/')}/{self.engine.archive_name}"
+
+    @property
+    def engine_options(self) -> dict[str, str]:
+        return engine_options(self.manifest, self.request.password)
+
+
+def engine_options(manifest: dict, password: dict[str, str]) -> dict[str, str]:
+    """The options the archive was made with; a password given now replaces the recorded one."""
+    options = dict(manifest["engine"].get("options", {}))
+    if password:
+        options.update({"password_file": "", "password_command": "", **password})
+    return options
 
 
 def checksums_argv(archive_set: str) -> list[str]:
@@ -141,7 +158,7 @@ def prepare(host: Host, request: RestoreRequest, run_id: str | None = None) -> R
 
 def plan(run: RestoreRun) -> Plan:
     engine, mp, device, fstype = run.engine, run.mountpoint, run.device, run.fstype
-    options = run.manifest["engine"].get("options", {})
+    options = run.engine_options
     steps = []
     if run.create:
         kind = LVMKIT_TAG if run.request.scratch else RESTORED_TAG

@@ -20,7 +20,7 @@ from lvmkit.core.plan import Step, acting, default_log
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import new_run_id
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
-from lvmkit.ops.restore import GROUP_KIND, RestoreRequest, check_archive
+from lvmkit.ops.restore import GROUP_KIND, RestoreRequest, check_archive, engine_options
 from lvmkit.ops.restore import restore as restore_archive
 
 VERIFICATION = "verification.json"  # beside the set's files; not covered by SHA256SUMS
@@ -43,17 +43,17 @@ class VerifyResult:
 
 
 def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str | None = None,
-           log=None, run_id: str | None = None) -> VerifyResult:
+           log=None, run_id: str | None = None, password: dict[str, str] | None = None) -> VerifyResult:
     target_path(archive_set, "archive set")
     checks = Preflight()
     manifest = check_archive(host, archive_set, checks)
     if manifest is not None and manifest.get("kind") == GROUP_KIND:
-        _members(host, archive_set, manifest, checks, deep, scratch_vg, log)
+        _members(host, archive_set, manifest, checks, deep, scratch_vg, log, password or {})
     elif manifest is not None:
-        _engine_test(host, archive_set, manifest, checks)
+        _engine_test(host, archive_set, manifest, checks, password or {})
         _digest_matches_manifest(host, archive_set, manifest, checks)
         if deep and checks.passed:
-            _deep(host, archive_set, manifest, scratch_vg, checks, log, run_id or new_run_id())
+            _deep(host, archive_set, manifest, scratch_vg, checks, log, run_id or new_run_id(), password or {})
     result = VerifyResult(archive_set, checks, deep, utc_now().isoformat())
     if manifest is not None:
         path = f"{archive_set.rstrip('/')}/{VERIFICATION}"
@@ -63,19 +63,21 @@ def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str 
 
 
 def _members(host: Host, archive_set: str, manifest: dict, checks: Preflight, deep: bool,
-             scratch_vg: str | None, log) -> None:
+             scratch_vg: str | None, log, password: dict[str, str]) -> None:
     """A group's set: each member's set is verified as a set of its own."""
     for member in manifest["members"]:
         result = verify(host, f"{archive_set.rstrip('/')}/{member['archive_set']}", deep=deep,
-                        scratch_vg=scratch_vg, log=log)
+                        scratch_vg=scratch_vg, log=log, password=password)
         for check in result.checks.checks:
             checks.add(replace(check, name=f"{member['vg']}/{member['lv']}: {check.name}"))
 
 
-def _engine_test(host: Host, archive_set: str, manifest: dict, checks: Preflight) -> None:
+def _engine_test(host: Host, archive_set: str, manifest: dict, checks: Preflight, password: dict[str, str]) -> None:
     engine = get_engine(manifest["engine"]["name"])
-    archive = f"{archive_set.rstrip('/')}/{engine.archive_name}"
-    result = host.run(engine.verify_argv(archive, manifest["filesystem"]["type"]), check=False)
+    archive = (manifest["repository"]["id"] if engine.repository else
+               f"{archive_set.rstrip('/')}/{engine.archive_name}")
+    options = engine_options(manifest, password) if engine.repository else None
+    result = host.run(engine.verify_argv(archive, manifest["filesystem"]["type"], options), check=False)
     tail = (result.stderr or result.stdout).strip()[-400:]
     checks.add(Check(f"{engine.name} reads the archive", result.returncode == 0,
                      "no error" if result.returncode == 0 else f"exit {result.returncode}: {tail}"))
@@ -94,11 +96,12 @@ def _digest_matches_manifest(host: Host, archive_set: str, manifest: dict, check
 
 
 def _deep(host: Host, archive_set: str, manifest: dict, scratch_vg: str | None, checks: Preflight, log,
-          run_id: str) -> None:
+          run_id: str, password: dict[str, str]) -> None:
     vg = scratch_vg or manifest["origin"]["vg"]
     name = f"lvmkit-verify-{run_id}"  # the run's id: a replayed or approved run names it alike
     try:
-        run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True), log=log,
+        run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True,
+                                                            password=password), log=log,
                               run_id=run_id)
         checks.add(Check("deep: restored content equals the archived digest", run.comparison.equal,
                          run.comparison.summary()))
