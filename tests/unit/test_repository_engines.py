@@ -91,6 +91,8 @@ def test_borg_names_the_archive_after_the_archive_set():
     argv = ENGINES["borg"].create_argv(OPTIONS["borg"], REPORT.format("borg.json"))
     assert "/srv/borg::labvg-ext4vol-20261130T040000Z-abcd" in argv
     assert archive_set_name("/backups/labvg-x/borg.json") == "labvg-x"
+    # a group's member: the group's name too, or every run's labvg-a would collide in the repository
+    assert archive_set_name("/backups/.g-1.partial/.labvg-a.partial/borg.json") == "g-1+labvg-a"
 
 
 @pytest.mark.parametrize("engine, case, said", [

@@ -115,6 +115,14 @@ class BorgEngine(RepositoryEngine):
 
 
 def archive_set_name(report: str) -> str:
-    """The archive set's name from its report's path (DEST/.NAME.partial/borg.json)."""
-    directory = PurePosixPath(report).parent.name
-    return directory[1:-len(".partial")] if directory.startswith(".") and directory.endswith(".partial") else directory
+    """The borg archive's name: its archive set's (DEST/.NAME.partial/borg.json).
+
+    A member of a consistency group writes DEST/.GROUP.partial/.VG-LV.partial/borg.json: its
+    archive is GROUP+VG-LV, as unique in the repository as the group's set is in DEST.
+    """
+    names = []
+    for directory in PurePosixPath(report).parents:
+        if not (directory.name.startswith(".") and directory.name.endswith(".partial")):
+            break
+        names.insert(0, directory.name[1:-len(".partial")])
+    return "+".join(names) or PurePosixPath(report).parent.name
