@@ -25,6 +25,7 @@ from lvmkit.lvm.filesystem import mkfs_argv, mount_sources, restore_mount_option
 from lvmkit.lvm.lock_steps import lock_steps
 from lvmkit.lvm.reports import get_lv, list_vgs, parse_lv_spec
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours, run_tag
+from lvmkit.ops.backup_preflight import check_repository
 
 GROUP_KIND = "lvmkit-group-archive-set"  # a consistency group's set: one member set per volume
 RESTORED_TAG = "lvmkit-restored"  # not "lvmkit": cleanup must never take a restored volume
@@ -141,6 +142,9 @@ def prepare(host: Host, request: RestoreRequest, run_id: str | None = None) -> R
         tools.append(mkfs_argv(fstype, "x")[0])
     missing = host.missing_tools(tools)
     checks.add(Check("tools installed", not missing, "all found" if not missing else f"missing: {', '.join(missing)}"))
+    if engine.repository and not missing:  # the repository there, and the password right, before anything changes
+        options = engine_options(manifest, request.password)
+        check_repository(engine, options, host.run(engine.probe_argv(options), check=False), checks)
     needed = manifest["filesystem"]["size_bytes"]
 
     if request.to:

@@ -1,0 +1,88 @@
+"""restic and borg through lvmkit, in the lab: backup and restore times, and what a second
+backup of unchanged data adds to the repository against the first.
+
+    python -m benchmarks.repositories [--runs N]     (a lab must be up)
+
+Each run, per engine: a fresh repository on an ext4 scratch volume, two `lvmkit backup`s of
+labvg/ext4vol (whole runs: preflight, snapshot, digest, the tool, checks, manifest), and a
+restore of the second onto a new volume, proved by the content digest. Times are lvmkit's
+own (the manifest's start and end; the restore's duration); sizes are the tools' own
+figures (restic's data_added, borg's deduplicated_size). Prints the rows of
+docs/performance.md's "Repository engines" table; it does not write the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from datetime import datetime
+
+from lvmkit import lab
+from lvmkit.archive.archive_set import write_file
+from lvmkit.core.host import Host
+from lvmkit.core.sizes import human
+from lvmkit.ops.backup import BackupRequest, backup
+from lvmkit.ops.restore import RestoreRequest, restore
+
+VG, ORIGIN = "labvg", "ext4vol"
+STORE, STORE_MOUNT = "bench_repo_store", "/run/lvmkit-bench/repositories"
+RESTORED = "bench_repo_restored"
+INIT = {
+    "restic": lambda repo, pw: ["restic", "init", "--repo", repo, "--password-file", pw],
+    "borg": lambda repo, pw: ["env", f"BORG_PASSCOMMAND=cat -- {pw}", "borg", "init", "--encryption", "repokey", repo],
+}
+
+
+def seconds(manifest: dict) -> float:
+    return (datetime.fromisoformat(manifest["ended"]) - datetime.fromisoformat(manifest["started"])).total_seconds()
+
+
+def one_run(host: Host, engine: str) -> dict:
+    repo, password, dest = f"{STORE_MOUNT}/{engine}", f"{STORE_MOUNT}/pass", f"{STORE_MOUNT}/sets-{engine}"
+    host.run(["rm", "-rf", "--", repo, dest], changes=True)
+    host.run(["mkdir", "-p", dest], changes=True)
+    host.run(INIT[engine](repo, password), changes=True)
+    options = {"repository": repo, "password_file": password}
+    try:
+        runs = [backup(host, BackupRequest(f"{VG}/{ORIGIN}", dest, engine, engine_options=options), log=lambda m: None)
+                for _ in range(2)]
+        restored = restore(host, RestoreRequest(runs[1].paths.final, to_new=f"{VG}/{RESTORED}"), log=lambda m: None)
+        assert restored.comparison.equal, restored.comparison.summary()
+        return {"backup_s": [seconds(r.manifest) for r in runs], "restore_s": restored.duration_s,
+                "added": [r.manifest["repository"]["added_bytes"] for r in runs],
+                "files": runs[0].manifest["digest"]["files"], "bytes": runs[0].manifest["digest"]["bytes"]}
+    finally:
+        host.run(["lvremove", "--yes", f"{VG}/{RESTORED}"], changes=True, check=False)
+        host.run(["rm", "-rf", "--", repo, dest], changes=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--engines", default="restic,borg")
+    args = parser.parse_args()
+    host = lab.connect(Host())
+    host.run(["lvcreate", "--quiet", "--yes", "-L", "256M", "-n", STORE, VG], changes=True)
+    try:
+        host.run(["mkfs.ext4", "-q", f"/dev/{VG}/{STORE}"], changes=True)
+        host.run(["mkdir", "-p", STORE_MOUNT], changes=True)
+        host.run(["mount", f"/dev/{VG}/{STORE}", STORE_MOUNT], changes=True)
+        write_file(host, f"{STORE_MOUNT}/pass", "benchmark password\n")
+        print("| engine | data | first backup | second backup (unchanged data) | restore | second backup adds | runs |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for engine in args.engines.split(","):
+            results = [one_run(host, engine) for _ in range(args.runs)]
+            first = statistics.median(r["backup_s"][0] for r in results)
+            second = statistics.median(r["backup_s"][1] for r in results)
+            restored = statistics.median(r["restore_s"] for r in results)
+            added = [statistics.median(r["added"][i] for r in results) for i in (0, 1)]
+            print(f"| {engine} | {results[0]['files']} files, {human(results[0]['bytes'])} | {first:.1f} s | "
+                  f"{second:.1f} s | {restored:.1f} s | {human(added[1])} of the first's {human(added[0])} "
+                  f"({added[1] / added[0]:.2%}) | {args.runs} |")
+    finally:
+        host.run(["umount", STORE_MOUNT], changes=True, check=False)
+        host.run(["lvremove", "--yes", f"{VG}/{STORE}"], changes=True, check=False)
+
+
+if __name__ == "__main__":
+    main()
