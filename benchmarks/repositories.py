@@ -3,19 +3,22 @@ backup of unchanged data adds to the repository against the first.
 
     python -m benchmarks.repositories [--runs N]     (a lab must be up)
 
+Writes its table as the last section of docs/performance.md (`--write`), which the full
+benchmark (benchmarks/run) keeps as it is.
+
 Each run, per engine: a fresh repository on an ext4 scratch volume, two `lvmkit backup`s of
 labvg/ext4vol (whole runs: preflight, snapshot, digest, the tool, checks, manifest), and a
 restore of the second onto a new volume, proved by the content digest. Times are lvmkit's
 own (the manifest's start and end; the restore's duration); sizes are the tools' own
-figures (restic's data_added, borg's deduplicated_size). Prints the rows of
-docs/performance.md's "Repository engines" table; it does not write the file.
+figures (restic's data_added, borg's deduplicated_size).
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-from datetime import datetime
+from datetime import datetime, timezone
+from pathlib import Path
 
 from lvmkit import lab
 from lvmkit.archive.archive_set import write_file
@@ -27,6 +30,19 @@ from lvmkit.ops.restore import RestoreRequest, restore
 VG, ORIGIN = "labvg", "ext4vol"
 STORE, STORE_MOUNT = "bench_repo_store", "/run/lvmkit-bench/repositories"
 RESTORED = "bench_repo_restored"
+HEADING = "\n## Repository engines: restic and borg\n"
+OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+METHOD = """
+Measured by `python -m benchmarks.repositories --write` (not by benchmarks/run, which keeps
+this section as it is). Per engine and run: a new repository on an ext4 volume in the lab,
+two `lvmkit backup`s of `labvg/ext4vol` one after the other (the data unchanged in between),
+then `lvmkit restore --to-new` of the second, proved by the content digest. Backup times are
+whole lvmkit runs from the manifest (preflight to published set: snapshot, content digest,
+the tool, the final check, checksums); the restore's is its plan's duration (volume, mkfs,
+the tool, the digest comparison). *Second backup adds* is the tool's own figure for the
+second backup (restic's `data_added`, borg's `deduplicated_size`) against the first's.
+Caches are not dropped. {runs} run(s) per engine, median; on the emulated lab while {load}.
+"""
 INIT = {
     "restic": lambda repo, pw: ["restic", "init", "--repo", repo, "--password-file", pw],
     "borg": lambda repo, pw: ["env", f"BORG_PASSCOMMAND=cat -- {pw}", "borg", "init", "--encryption", "repokey", repo],
@@ -60,6 +76,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--engines", default="restic,borg")
+    parser.add_argument("--write", action="store_true", help=f"replace the section in {OUTPUT}")
     args = parser.parse_args()
     host = lab.connect(Host())
     host.run(["lvcreate", "--quiet", "--yes", "-L", "256M", "-n", STORE, VG], changes=True)
@@ -68,20 +85,37 @@ def main() -> None:
         host.run(["mkdir", "-p", STORE_MOUNT], changes=True)
         host.run(["mount", f"/dev/{VG}/{STORE}", STORE_MOUNT], changes=True)
         write_file(host, f"{STORE_MOUNT}/pass", "benchmark password\n")
-        print("| engine | data | first backup | second backup (unchanged data) | restore | second backup adds | runs |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
+        rows = ["| engine | data | first backup | second backup (unchanged data) | restore | second backup adds |",
+                "| --- | --- | --- | --- | --- | --- |"]
         for engine in args.engines.split(","):
             results = [one_run(host, engine) for _ in range(args.runs)]
             first = statistics.median(r["backup_s"][0] for r in results)
             second = statistics.median(r["backup_s"][1] for r in results)
             restored = statistics.median(r["restore_s"] for r in results)
             added = [statistics.median(r["added"][i] for r in results) for i in (0, 1)]
-            print(f"| {engine} | {results[0]['files']} files, {human(results[0]['bytes'])} | {first:.1f} s | "
-                  f"{second:.1f} s | {restored:.1f} s | {human(added[1])} of the first's {human(added[0])} "
-                  f"({added[1] / added[0]:.2%}) | {args.runs} |")
+            rows.append(f"| {engine} | {results[0]['files']} files, {human(results[0]['bytes'])} | {first:.1f} s | "
+                        f"{second:.1f} s | {restored:.1f} s | {human(added[1])} of the first's "
+                        f"{human(added[0])} ({added[1] / added[0]:.2%}) |")
+            print(rows[-1], flush=True)
     finally:
         host.run(["umount", STORE_MOUNT], changes=True, check=False)
         host.run(["lvremove", "--yes", f"{VG}/{STORE}"], changes=True, check=False)
+    load = open("/proc/loadavg").read().split()[0]
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = HEADING + METHOD.format(runs=args.runs, load=f"this machine's load was {load} ({when})") + \
+        "\n" + "\n".join(rows) + "\n"
+    print(section)
+    if args.write:
+        text = OUTPUT.read_text()
+        start = text.find(HEADING)
+        OUTPUT.write_text((text if start < 0 else text[:start]).rstrip("\n") + "\n" + section)
+
+
+def kept_repository_section(output: Path) -> str:
+    """This section of the page as it is: the full benchmark does not measure it."""
+    text = output.read_text() if output.exists() else ""
+    start = text.find(HEADING)
+    return "" if start < 0 else text[start:]
 
 
 if __name__ == "__main__":
