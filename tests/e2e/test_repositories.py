@@ -4,8 +4,8 @@ content digest, verify, prune by snapshot id, and bad repositories refused befor
 snapshot.
 
 Kept cheap under emulation (docs/repositories.md): one restic repository on the test
-store's ext4, one SFTP repository on the guest's own loopback sshd (a key the test makes
-and removes), and borg, a Python program slow to start in the guest, as one round trip.
+store's ext4, one SFTP repository on the guest's own loopback (an sshd and a key the test
+starts, makes and removes), and borg, a Python program slow to start in the guest, as one round trip.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import pytest
 
 from lvmkit.archive.archive_set import write_file
 from lvmkit.core.errors import LvmkitError
-from lvmkit.lab.paths import LabPaths
 from lvmkit.ops import prune
 from lvmkit.ops.backup import BackupRequest, backup
 from lvmkit.ops.restore import RestoreRequest, restore
@@ -29,7 +28,8 @@ from .leftovers import assert_no_leftovers
 SECRETS = "/run/lvmkit-test/repository-secrets"
 PASSWORD = "correct horse battery staple\n"  # reaches the guest on stdin only
 SFTP_ALIAS = "lvmkit-test-sftp"  # a Host entry of root's ssh config in the guest
-SFTP_KEY = "/root/.ssh/lvmkit-test-sftp"
+SFTP_HOME = "/run/lvmkit-test/sftp"  # the test's sshd: keys, config, pid file
+SFTP_PORT = 2222
 
 
 def sets_in(host, directory: str) -> list[str]:
@@ -67,23 +67,33 @@ def borg_repository(lvm_host, backup_store, password_file):
 
 @pytest.fixture(scope="module")
 def loopback_sftp(lvm_host):
-    """root@127.0.0.1 in the guest, by a key made for the test and the lab's own host key."""
-    lab = LabPaths.default()
-    authorized = str(lab.ssh / "authorized_keys")  # the guest's overlay copy; the host's file is untouched
-    host_key = (lab.ssh / "ssh_host_ed25519_key.pub").read_text().split()
-    lvm_host.run(["mkdir", "-p", "-m", "0700", "/root/.ssh"], changes=True)
-    lvm_host.run(["rm", "-f", SFTP_KEY, f"{SFTP_KEY}.pub"], changes=True)
-    lvm_host.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", SFTP_ALIAS, "-f", SFTP_KEY], changes=True)
-    lvm_host.run(["sh", "-c", 'cat "$1" >> "$2"', "sh", f"{SFTP_KEY}.pub", authorized], changes=True)
-    write_file(lvm_host, f"{SFTP_KEY}.known_hosts", f"127.0.0.1 {host_key[0]} {host_key[1]}\n")
+    """An sshd of the test's own on the guest's loopback, serving SFTP to root with a key the
+    test makes: the lab's own sshd is left as it is (it serves no SFTP subsystem)."""
+    home = SFTP_HOME
+    lvm_host.run(["rm", "-rf", "--", home], changes=True)
+    lvm_host.run(["mkdir", "-p", "-m", "0700", home, "/root/.ssh"], changes=True)
+    for key in ("host_key", "client_key"):
+        lvm_host.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", SFTP_ALIAS, "-f", f"{home}/{key}"],
+                     changes=True)
+    host_key = lvm_host.run(["cat", f"{home}/host_key.pub"]).stdout.split()
+    lvm_host.run(["cp", f"{home}/client_key.pub", f"{home}/authorized_keys"], changes=True)
+    write_file(lvm_host, f"{home}/known_hosts", f"[127.0.0.1]:{SFTP_PORT} {host_key[0]} {host_key[1]}\n")
+    # StrictModes no: the keys are in a 0700 directory the test made; sshd's checks of every
+    # directory above it (on the host, a key under /tmp was refused) are not what is tested.
+    write_file(lvm_host, f"{home}/sshd_config", "\n".join([
+        f"ListenAddress 127.0.0.1:{SFTP_PORT}", f"HostKey {home}/host_key", f"AuthorizedKeysFile {home}/authorized_keys",
+        "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
+        "UsePAM no", "UseDNS no", "StrictModes no", f"PidFile {home}/sshd.pid", "Subsystem sftp internal-sftp", ""]))
     write_file(lvm_host, "/root/.ssh/config", "\n".join([
-        f"Host {SFTP_ALIAS}", "  HostName 127.0.0.1", "  User root", f"  IdentityFile {SFTP_KEY}",
-        "  IdentitiesOnly yes", f"  UserKnownHostsFile {SFTP_KEY}.known_hosts", "  StrictHostKeyChecking yes",
-        "  BatchMode yes", ""]))
-    yield SFTP_ALIAS
-    lvm_host.run(["sed", "-i", f"/ {SFTP_ALIAS}$/d", authorized], changes=True)
-    lvm_host.run(["rm", "-f", SFTP_KEY, f"{SFTP_KEY}.pub", f"{SFTP_KEY}.known_hosts", "/root/.ssh/config"],
-                 changes=True)
+        f"Host {SFTP_ALIAS}", "  HostName 127.0.0.1", f"  Port {SFTP_PORT}", "  User root",
+        f"  IdentityFile {home}/client_key", "  IdentitiesOnly yes", f"  UserKnownHostsFile {home}/known_hosts",
+        "  StrictHostKeyChecking yes", "  BatchMode yes", ""]))
+    lvm_host.run(["/usr/sbin/sshd", "-f", f"{home}/sshd_config"], changes=True)  # listening when it returns
+    try:
+        yield SFTP_ALIAS
+    finally:
+        lvm_host.run(["sh", "-c", 'kill "$(cat "$1")"', "sh", f"{home}/sshd.pid"], changes=True, check=False)
+        lvm_host.run(["rm", "-rf", "--", home, "/root/.ssh/config"], changes=True)
 
 
 def restic_snapshots(host, options: dict) -> list[str]:
