@@ -7,7 +7,7 @@ Writes its table as the last section of docs/performance.md (`--write`), which t
 benchmark (benchmarks/run) keeps as it is.
 
 Each run, per engine: a fresh repository on an ext4 scratch volume, two `lvmkit backup`s of
-labvg/ext4vol (whole runs: preflight, snapshot, digest, the tool, checks, manifest), and a
+a volume of its own (whole runs: preflight, snapshot, digest, the tool, checks, manifest), and a
 restore of the second onto a new volume, proved by the content digest. Times are lvmkit's
 own (the manifest's start and end; the restore's duration); sizes are the tools' own
 figures (restic's data_added, borg's deduplicated_size).
@@ -27,15 +27,19 @@ from lvmkit.core.sizes import human
 from lvmkit.ops.backup import BackupRequest, backup
 from lvmkit.ops.restore import RestoreRequest, restore
 
-VG, ORIGIN = "labvg", "ext4vol"
+VG, ORIGIN, ORIGIN_MOUNT = "labvg", "bench_repo_origin", "/run/lvmkit-bench/repository-origin"
 STORE, STORE_MOUNT = "bench_repo_store", "/run/lvmkit-bench/repositories"
+# The origin's data: the system's time zone files (thousands of small files) and 16 MiB of
+# random bytes (incompressible, so the repository's figure is the data's).
+FILL = 'cp -a /usr/share/zoneinfo "$1/zoneinfo" && head -c 16777216 /dev/urandom > "$1/random.bin"'
 RESTORED = "bench_repo_restored"
 HEADING = "\n## Repository engines: restic and borg\n"
 OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 METHOD = """
 Measured by `python -m benchmarks.repositories --write` (not by benchmarks/run, which keeps
 this section as it is). Per engine and run: a new repository on an ext4 volume in the lab,
-two `lvmkit backup`s of `labvg/ext4vol` one after the other (the data unchanged in between),
+two `lvmkit backup`s of a 128 MiB ext4 volume holding the system's time zone files and
+16 MiB of random bytes, one after the other (the data unchanged in between),
 then `lvmkit restore --to-new` of the second, proved by the content digest. Backup times are
 whole lvmkit runs from the manifest (preflight to published set: snapshot, content digest,
 the tool, the final check, checksums); the restore's is its plan's duration (volume, mkfs,
@@ -49,8 +53,8 @@ INIT = {
 }
 
 
-def seconds(manifest: dict) -> float:
-    return (datetime.fromisoformat(manifest["ended"]) - datetime.fromisoformat(manifest["started"])).total_seconds()
+def seconds(manifest) -> float:
+    return (datetime.fromisoformat(manifest.ended) - datetime.fromisoformat(manifest.started)).total_seconds()
 
 
 def one_run(host: Host, engine: str) -> dict:
@@ -65,8 +69,8 @@ def one_run(host: Host, engine: str) -> dict:
         restored = restore(host, RestoreRequest(runs[1].paths.final, to_new=f"{VG}/{RESTORED}"), log=lambda m: None)
         assert restored.comparison.equal, restored.comparison.summary()
         return {"backup_s": [seconds(r.manifest) for r in runs], "restore_s": restored.duration_s,
-                "added": [r.manifest["repository"]["added_bytes"] for r in runs],
-                "files": runs[0].manifest["digest"]["files"], "bytes": runs[0].manifest["digest"]["bytes"]}
+                "added": [r.manifest.repository.added_bytes for r in runs],
+                "files": runs[0].manifest.digest.files, "bytes": runs[0].manifest.digest.bytes}
     finally:
         host.run(["lvremove", "--yes", f"{VG}/{RESTORED}"], changes=True, check=False)
         host.run(["rm", "-rf", "--", repo, dest], changes=True)
@@ -79,11 +83,13 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help=f"replace the section in {OUTPUT}")
     args = parser.parse_args()
     host = lab.connect(Host())
-    host.run(["lvcreate", "--quiet", "--yes", "-L", "256M", "-n", STORE, VG], changes=True)
     try:
-        host.run(["mkfs.ext4", "-q", f"/dev/{VG}/{STORE}"], changes=True)
-        host.run(["mkdir", "-p", STORE_MOUNT], changes=True)
-        host.run(["mount", f"/dev/{VG}/{STORE}", STORE_MOUNT], changes=True)
+        for volume, mountpoint in ((STORE, STORE_MOUNT), (ORIGIN, ORIGIN_MOUNT)):
+            host.run(["lvcreate", "--quiet", "--yes", "-L", "128M", "-n", volume, VG], changes=True)
+            host.run(["mkfs.ext4", "-q", f"/dev/{VG}/{volume}"], changes=True)
+            host.run(["mkdir", "-p", mountpoint], changes=True)
+            host.run(["mount", f"/dev/{VG}/{volume}", mountpoint], changes=True)
+        host.run(["sh", "-c", FILL, "sh", ORIGIN_MOUNT], changes=True)
         write_file(host, f"{STORE_MOUNT}/pass", "benchmark password\n")
         rows = ["| engine | data | first backup | second backup (unchanged data) | restore | second backup adds |",
                 "| --- | --- | --- | --- | --- | --- |"]
@@ -98,8 +104,9 @@ def main() -> None:
                         f"{human(added[0])} ({added[1] / added[0]:.2%}) |")
             print(rows[-1], flush=True)
     finally:
-        host.run(["umount", STORE_MOUNT], changes=True, check=False)
-        host.run(["lvremove", "--yes", f"{VG}/{STORE}"], changes=True, check=False)
+        for volume, mountpoint in ((STORE, STORE_MOUNT), (ORIGIN, ORIGIN_MOUNT)):
+            host.run(["umount", mountpoint], changes=True, check=False)
+            host.run(["lvremove", "--yes", f"{VG}/{volume}"], changes=True, check=False)
     load = open("/proc/loadavg").read().split()[0]
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     section = HEADING + METHOD.format(runs=args.runs, load=f"this machine's load was {load} ({when})") + \

@@ -195,14 +195,13 @@ def cmd_backup(args, journal: Journal) -> int:
     run = backup_module.backup(host, request, log=log)
     log.done()
     if args.json:
-        print(json.dumps(run.manifest, indent=2))
+        print(json.dumps(run.manifest.to_dict(), indent=2))
         return 0
     m = run.manifest
-    engine = m["engine"]["version"] if m["engine"]["version"].startswith(m["engine"]["name"]) else \
-        f"{m['engine']['name']} {m['engine']['version']}"
-    print(f"backed up {args.origin} to {run.paths.final} in {seconds_between(m['started'], m['ended']):.1f} s\n"
-          f"  {m['digest']['files']} files, archive {human(m['bytes_written'])} by {engine}, "
-          f"snapshot peak {m['snapshot']['peak_percent'] or 0:.1f}%")
+    engine = m.engine.version if m.engine.version.startswith(m.engine.name) else f"{m.engine.name} {m.engine.version}"
+    print(f"backed up {args.origin} to {run.paths.final} in {seconds_between(m.started, m.ended):.1f} s\n"
+          f"  {m.digest.files} files, archive {human(m.bytes_written)} by {engine}, "
+          f"snapshot peak {m.snapshot.peak_percent or 0:.1f}%")
     if is_verbose(args):
         print(f"  check it anywhere with: cd {run.paths.final} && sha256sum -c SHA256SUMS")
     print(f"  {run.commands.describe()}")  # the last line: what the backup cost the target
@@ -224,7 +223,7 @@ def backup_group(args, host: Host, guard: GuardSettings) -> int:
     run = group_module.backup_group(host, request, log=log)
     log.done()
     if args.json:
-        print(json.dumps(run.manifest, indent=2))
+        print(json.dumps(run.manifest.to_dict(), indent=2))
     else:
         window = run.window
         print(f"backed up {', '.join(request.members)} as one group to {run.paths.final}\n"
@@ -284,7 +283,8 @@ def cmd_restore_group(args, journal: Journal) -> int:
 def cmd_list(args, journal: Journal) -> int:
     sets = listing_module.list_sets(connect(args.host, journal), args.directory)
     if args.json:
-        print(json.dumps([{"path": s.path, "manifest": s.manifest, "verification": s.verification,
+        print(json.dumps([{"path": s.path, "manifest": s.manifest and s.manifest.to_dict(),
+                           "verification": s.verification,
                            "problem": s.problem} for s in sets], indent=2))
     elif not sets:
         print(f"no archive sets in {args.directory}")

@@ -3,7 +3,8 @@
     NAME/
       <archive>         the engine's archive (a file, or the directory `tree` for rsync)
       digest.json       the content digest of the snapshot: every file, its metadata and sha256
-      manifest.json     what, when, from which volume, by which engine (versioned JSON)
+      manifest.json     what, when, from which volume, by which engine (versioned JSON,
+                        read and written by lvmkit.archive.manifest)
       SHA256SUMS        `sha256sum -c SHA256SUMS` checks all of the above
 
 It is written as `.NAME.partial` and renamed to NAME only when complete and checksummed.
@@ -12,14 +13,13 @@ Files are 0600 and directories 0700: archives hold a whole filesystem's data.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
+from lvmkit.core.scripts import packaged_script
 
-MANIFEST_SCHEMA = 1
 MANIFEST = "manifest.json"
 DIGEST = "digest.json"
 SUMS = "SHA256SUMS"
@@ -28,18 +28,8 @@ _SET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 # Checksums of every file of an rsync tree, in a stable order, as sha256sum -c reads them.
 _TREE_SUMS = 'set -o pipefail; cd "$1" && find "$2" -type f -print0 | sort -z | xargs -0 -r sha256sum --'
 
-# The archive's and the digest's sha256 lines, by the faster tool the target has. Where the
-# CPU has SHA instructions (x86 `sha_ni`, arm64 `sha2`), OpenSSL uses them and coreutils'
-# sha256sum does not: on a 185 MiB archive OpenSSL took 0.29x sha256sum's time on such a
-# CPU; in the emulated lab (no SHA instructions) 1.29x, so there sha256sum stays. `openssl
-# dgst -r` writes "HEX *NAME", a line `sha256sum -c` reads (the binary-mode mark); the names
-# are lvmkit's own (no newline, no backslash), so both tools write them the same way.
-SHA256_LINES = r"""cd "$1" && shift || exit
-if grep -qw -e sha_ni -e sha2 /proc/cpuinfo 2>/dev/null && command -v openssl >/dev/null 2>&1; then
-  exec openssl dgst -sha256 -r "$@"
-fi
-exec sha256sum -- "$@"
-"""
+# The sha256 lines of the set's files, by OpenSSL where the CPU has SHA instructions: see its header.
+SHA256_LINES = packaged_script(__package__, "sha256_lines.sh")
 _SUM_LINE = re.compile(r"\\?([0-9a-f]{64}) [ *](.+)")
 
 
@@ -107,23 +97,3 @@ def parse_sums(text: str) -> dict[str, str]:
             raise ArchiveError(f"not a line of sha256 checksums: {line[:200]!r}")
         sums[match[2]] = match[1]
     return sums
-
-
-def load_manifest(text: str, where: str) -> dict:
-    try:
-        manifest = json.loads(text)
-    except ValueError as error:
-        raise ArchiveError(f"{where}: manifest is not JSON ({error}); the archive set is damaged") from None
-    schema = manifest.get("schema") if isinstance(manifest, dict) else None
-    if not isinstance(schema, int):
-        raise ArchiveError(f"{where}: manifest has no schema version; it was not written by lvmkit")
-    if schema > MANIFEST_SCHEMA:
-        raise ArchiveError(
-            f"{where}: manifest schema {schema} is newer than this lvmkit understands "
-            f"({MANIFEST_SCHEMA}); use a newer lvmkit to read it"
-        )
-    return manifest
-
-
-def manifest_json(manifest: dict) -> str:
-    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"

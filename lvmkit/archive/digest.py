@@ -48,6 +48,7 @@ from dataclasses import dataclass
 
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
+from lvmkit.core.scripts import packaged_script
 
 FORMAT = "lvmkit-content-digest"
 FORMAT_VERSION = 2  # 2: "algorithm" names the content hash, entries hold it as "hash"
@@ -77,22 +78,7 @@ LISTING_SCRIPT = r"""set -o pipefail
 find "$1" -xdev -printf '%y\0%m\0%U\0%G\0%s\0%D\0%i\0%n\0%P\0%l\0' | base64 || exit
 """
 
-# Parallel hashing without xargs -P: workers sharing one stdout interleave it in 4 KiB
-# chunks that split records (xargs -P2 over 110,000 files: hundreds of broken records), and
-# a shell per batch to redirect each batch to a file of its own costs ~0.1 s per batch in an
-# emulated guest. So split deals the NUL-separated names round-robin to $2 filters, each an
-# xargs writing to its own file, then the files are read one after the other. split exits
-# non-zero when a filter does. The temporary directory is removed on exit, and pruned in
-# case it lies inside the tree being digested.
-HASH_SCRIPT = r"""set -o pipefail
-parts=$(mktemp -d "${TMPDIR:-/tmp}/lvmkit-digest.XXXXXX") || exit
-trap 'rm -rf -- "$parts"' EXIT
-export DIGEST_BATCH=$3 DIGEST_TOOL=$4
-find "$1" -xdev -path "$parts" -prune -o -type f -print0 |
-  split -t '\0' -n "r/$2" --filter='xargs -0 -r -n "$DIGEST_BATCH" "$DIGEST_TOOL" -z -- > "$FILE"' - "$parts/part." || exit
-shopt -s nullglob
-cat /dev/null "$parts"/part.* | base64
-"""
+HASH_SCRIPT = packaged_script(__package__, "digest_hash.sh")  # parallel hashing without xargs -P: see its header
 # Both in one command (one round trip): the listing, a line "@" (never in base64), the hashes.
 PART_SEPARATOR = "@\n"
 DIGEST_SCRIPT = LISTING_SCRIPT + "echo @\n" + HASH_SCRIPT

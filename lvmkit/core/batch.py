@@ -17,25 +17,9 @@ from dataclasses import dataclass
 
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import CommandResult, Host
+from lvmkit.core.scripts import packaged_script
 
-# Files for each part's output, in a private directory removed on exit; `read` and `printf`
-# are builtins, so the framing starts no process. `|| [ -n "$line" ]`: a last line without
-# a newline is kept. </dev/null: no part reads what lvmkit might send.
-BATCH_SCRIPT = r"""set -u
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/lvmkit-batch.XXXXXX") || exit 125
-trap 'rm -rf -- "$tmp"' EXIT
-emit() { while IFS= read -r line || [ -n "$line" ]; do printf '%s%s\n' "$1" "$line"; done < "$2"; }
-while [ $# -gt 0 ]; do
-  name=$1 count=$2
-  shift 2
-  "${@:1:$count}" > "$tmp/out" 2> "$tmp/err" < /dev/null
-  rc=$?
-  shift "$count"
-  printf '@@ %s %s\n' "$name" "$rc"
-  emit 'o ' "$tmp/out"
-  emit 'e ' "$tmp/err"
-done
-"""
+BATCH_SCRIPT = packaged_script(__package__, "batch.sh")  # many queries, one round trip: see its header
 
 
 class BatchError(LvmkitError):

@@ -24,6 +24,7 @@ from pathlib import Path
 from lvmkit.core import declared, signals
 from lvmkit.core.errors import CommandError, HostUnreachable, MissingToolError, UsageError
 from lvmkit.core.journal import Journal, JournalEntry, bounded
+from lvmkit.core.scripts import packaged_script
 
 # Root's PATH on Debian and RHEL: lvm, mkfs.* and fsarchiver live in sbin directories,
 # which non-login SSH sessions and some service managers leave out.
@@ -185,21 +186,7 @@ def missing_tools_argv(tools: list[str]) -> list[str]:
     return ["sh", "-c", script, "sh", *tools]
 
 
-# Runs "$@" tethered to lvmkit: it names its process group's leader (to stop or watch the
-# command on the machine where it runs, also across SSH), and it stops the command when its
-# stdin ends, which happens when lvmkit dies, even by SIGKILL: no engine outlives its run.
-_TETHERED = """
-echo "lvmkit-pid $$" >&2
-exec 3<&0
-"$@" </dev/null &
-child=$!
-{ while read -r _ <&3; do :; done; kill -TERM -$$; } 2>/dev/null &
-watcher=$!
-exec 3<&-
-wait "$child"; status=$?
-kill "$watcher" 2>/dev/null
-exit "$status"
-"""
+_TETHERED = packaged_script(__package__, "tethered.sh")  # no engine outlives its run: see its header
 
 
 class RunningCommand:

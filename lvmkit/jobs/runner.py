@@ -73,9 +73,9 @@ def run_job(config: Config, name: str, flag_defaults: dict, journal: Journal, lo
 
 def _backup_facts(run) -> dict:
     members = getattr(run, "members", None) or [run]
-    peaks = [m.manifest.get("snapshot", {}).get("peak_percent") for m in members]
-    return {"bytes_read": sum(m.manifest.get("bytes_read") or 0 for m in members),
-            "bytes_written": sum(m.manifest.get("bytes_written") or 0 for m in members),
+    peaks = [m.manifest.snapshot.peak_percent for m in members]
+    return {"bytes_read": sum(m.manifest.bytes_read or 0 for m in members),
+            "bytes_written": sum(m.manifest.bytes_written for m in members),
             "snapshot_peak_percent": max((p for p in peaks if p is not None), default=None),
             "freeze_window_s": (getattr(run, "window", None) or {}).get("frozen_s")}
 

@@ -1,4 +1,6 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
+# (busybox's ash, which shellcheck checks as dash)
 # PID 1 of the emulated lab guest (runs from the initramfs, with busybox only).
 #
 # The guest borrows the host's userspace: the host's / comes in over 9p read-only, a tmpfs
@@ -17,6 +19,7 @@ while read -r module; do insmod "$module" 2>/dev/null || echo "lvmkit-init: insm
 # The host paths the guest needs (lvmkit refuses paths with whitespace, quotes or globs).
 lab_dir=
 checkout=
+# shellcheck disable=SC2013  # the kernel's command line is one line of words: split it into words
 for word in $(cat /proc/cmdline); do
     case $word in
         lvmkit.labdir=*) lab_dir=${word#lvmkit.labdir=} ;;

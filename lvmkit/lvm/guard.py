@@ -109,10 +109,6 @@ class SnapshotGuard:
         if self.problem is not None:
             raise self.problem from cause
 
-    def as_dict(self) -> dict:
-        return {"final_size_bytes": self.snapshot_bytes, "extensions": self.extensions,
-                "peak_percent": self.peak_percent, "final_percent": self.percent}
-
     def _judge(self, reading: SnapshotReading) -> LvmkitError | None:
         if not reading.present or reading.invalid:
             return self._invalidated(reading)

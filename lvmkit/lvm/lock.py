@@ -26,40 +26,21 @@ import binascii
 import json
 import os
 import socket
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from lvmkit.core.errors import CommandError, LvmkitError
 from lvmkit.core.host import Host, utc_now
-from lvmkit.lvm.reports import validate_lv_name, validate_vg_name
+from lvmkit.core.scripts import packaged_script
+from lvmkit.lvm.names import validate_lv_name, validate_vg_name
 from lvmkit.lvm.watch import dm_name
 
 LOCK_DIR = "/run/lvmkit/locks"
 
-# umask 077: the lock is root's alone. The content goes to a temporary file in the same
-# directory, then `ln -T` gives it the lock's name: link(2) fails if the name exists, so
-# the lock is created atomically, complete. (-T: never link *into* a directory of that name.)
-_CREATE = (
-    'umask 077; dir=$(dirname -- "$1") && mkdir -p -- "$dir" || exit; '
-    'tmp=$(mktemp -- "$dir/.new.XXXXXX") || exit; '
-    'if cat > "$tmp" && ln -T -- "$tmp" "$1"; then rm -f -- "$tmp"; '
-    'else status=$?; rm -f -- "$tmp"; exit "$status"; fi'
-)
-# Each lock as NAME NUL BASE64 NUL (base64: any bytes in a damaged lock keep the framing).
-# A lock removed while listing is skipped; no lock directory means no locks.
-_LIST = (
-    'cd -- "$1" 2>/dev/null || exit 0; '
-    'for f in *.lock; do [ -f "$f" ] || continue; '
-    "c=$(base64 -w0 -- \"$f\" 2>/dev/null) || continue; printf '%s\\0%s\\0' \"$f\" \"$c\"; done"
-)
-# Compare and remove in one step: the file goes only while it still holds exactly $2.
-_REMOVE_IF_SAME = (
-    'if [ ! -e "$1" ]; then echo gone; '
-    'elif [ "$(cat -- "$1")" = "$2" ]; then rm -f -- "$1" && echo removed; '
-    'else echo other; fi'
-)
+_CREATE = packaged_script(__package__, "lock_create.sh")  # atomically and complete, or not at all
+_LIST = packaged_script(__package__, "lock_list.sh")  # NAME NUL BASE64 NUL for each lock
+_REMOVE_IF_SAME = packaged_script(__package__, "lock_remove_if_same.sh")  # compare and remove in one step
 DOING = {"backup": "being backed up", "restore": "being restored onto", "verify": "being verified"}
 
 # The command line of a controller process by pid; None when no such process exists.
@@ -161,16 +142,6 @@ def acquire(host: Host, vg: str, lv: str, run_id: str, command: str, *,
             raise  # not a lock in the way: say what failed
         raise LockHeld(held) from error
     return OriginLock(vg, lv, run_id, path, content)
-
-
-@contextmanager
-def held(host: Host, vg: str, lv: str, run_id: str, command: str) -> Iterator[OriginLock]:
-    """Hold the lock of VG/LV while the block runs; released however the block ends."""
-    lock = acquire(host, vg, lv, run_id, command)
-    try:
-        yield lock
-    finally:
-        release(host, lock)
 
 
 def release(host: Host, lock: OriginLock) -> bool:

@@ -14,11 +14,9 @@ from lvmkit import __version__
 from lvmkit.archive.archive_set import (
     DIGEST,
     MANIFEST,
-    MANIFEST_SCHEMA,
     SUMS,
     ArchiveSetPaths,
     checksum_argv,
-    manifest_json,
     parse_sums,
     read_file,
     validate_set_name,
@@ -28,6 +26,18 @@ from lvmkit.archive.archive_set import (
 from lvmkit.archive.digest import compute_digest, digest_commands
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
+from lvmkit.archive.manifest import (
+    ARCHIVE_SET_KIND,
+    MANIFEST_SCHEMA,
+    DigestSummary,
+    EngineRecord,
+    Extension,
+    Filesystem,
+    Manifest,
+    Origin,
+    RepositoryRecord,
+    Snapshot,
+)
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
 from lvmkit.core.journal import CommandCount, count_commands
@@ -40,7 +50,8 @@ from lvmkit.core.sizes import parse_size
 from lvmkit.lvm.filesystem import FilesystemInfo, snapshot_mount_options
 from lvmkit.lvm.guard import GuardSettings, SnapshotGuard
 from lvmkit.lvm.lock_steps import lock_steps
-from lvmkit.lvm.reports import LogicalVolume, parse_lv_spec
+from lvmkit.lvm.names import parse_lv_spec
+from lvmkit.lvm.reports import LogicalVolume
 from lvmkit.lvm.snapshot import SnapshotSpec, remove_if_ours, run_tag
 from lvmkit.lvm.watch import dm_name, read_argv, thin_pool_device
 from lvmkit.ops.backup_preflight import check_destination as check_destination  # ops.group's import
@@ -84,8 +95,8 @@ class BackupRun:
     origin_mounts: list[str] = field(default_factory=list)
     engine_version: str = ""
     bytes_read: int | None = None
-    digest: dict = field(default_factory=dict)
-    manifest: dict = field(default_factory=dict)
+    digest: DigestSummary | None = None  # once the snapshot's content digest is written
+    manifest: Manifest | None = None  # once the archive set is sealed
     commands: CommandCount | None = None  # sent to the target by backup(), once it succeeded
     started: str = ""
     ended: str = ""
@@ -270,8 +281,8 @@ def _blaming_the_snapshot(step):
 def _digest(host: Host, run: BackupRun) -> None:
     digest = compute_digest(host, run.mountpoint)
     write_file(host, run.paths.in_partial(DIGEST), digest.to_json())
-    run.digest = {"file": DIGEST, "sha256": digest.sha256, "algorithm": digest.algorithm,
-                  "files": digest.file_count, "bytes": digest.total_bytes}
+    run.digest = DigestSummary(file=DIGEST, sha256=digest.sha256, algorithm=digest.algorithm,
+                               files=digest.file_count, bytes=digest.total_bytes)
     if run.expected_bytes is None and run.engine.name != "dd":
         run.expected_bytes = digest.total_bytes
 
@@ -320,10 +331,9 @@ def _seal(host: Host, run: BackupRun) -> None:
     run.manifest = _manifest(run, sums, archive_bytes)
     if engine.repository:  # what the repository stored is what this backup wrote
         report = engine.parse_report(read_file(host, run.archive))
-        location = run.engine_options["repository"]
-        run.manifest["repository"] = {"tool": engine.tool, "location": location, **report}
-        run.manifest["bytes_written"] = report["added_bytes"]
-    write_file(host, paths.in_partial(MANIFEST), manifest_json(run.manifest))
+        record = RepositoryRecord(tool=engine.tool, location=run.engine_options["repository"], **report)
+        run.manifest = replace(run.manifest, repository=record, bytes_written=record.added_bytes)
+    write_file(host, paths.in_partial(MANIFEST), run.manifest.to_json())
     manifest_sum = host.run(checksum_argv(paths.partial, [MANIFEST])).stdout
     write_file(host, paths.in_partial(SUMS), sums_text + manifest_sum)
 
@@ -354,33 +364,33 @@ def _remove_snapshot(host: Host, run: BackupRun) -> None:
     remove_if_ours(host, run.snapshot.vg, run.snapshot.name, run_tag(run.run_id))
 
 
-def _manifest(run: BackupRun, sums: dict[str, str], archive_bytes: int) -> dict:
-    engine, snapshot, origin = run.engine, run.snapshot, run.origin
-    archive_sha = sums.get(engine.archive_name)
-    return {
-        "schema": MANIFEST_SCHEMA,
-        "kind": "lvmkit-archive-set",
-        "name": run.paths.name,
-        "lvmkit_version": __version__,
-        "host": run.host,
-        "run_id": run.run_id,
-        "origin": {"vg": origin.vg_name, "lv": origin.name, "size_bytes": origin.size,
-                   "uuid": origin.uuid, "thin": origin.attr.is_thin, "pool": origin.pool_lv},
-        "filesystem": {"type": run.filesystem.type, "uuid": run.filesystem.uuid,
-                       "label": run.filesystem.label, "size_bytes": origin.size},
-        "snapshot": {"name": snapshot.name, "thin": snapshot.thin,
-                     "size_bytes": snapshot.size_bytes, **run.guard.as_dict(),
-                     "tags": list(snapshot.tags)},
-        "engine": {"name": engine.name, "level": engine.level, "version": run.engine_version,
-                   "options": run.engine_options, "archive": engine.archive_name},
-        "started": run.started,
-        "ended": run.ended,
-        "bytes_read": run.bytes_read,
-        "bytes_written": archive_bytes,
-        "digest": run.digest,
-        "checksums": {name: digest for name, digest in sums.items()},
-        "archive_sha256": archive_sha,
-    }
+def _manifest(run: BackupRun, sums: dict[str, str], archive_bytes: int) -> Manifest:
+    engine, snapshot, origin, guard = run.engine, run.snapshot, run.origin, run.guard
+    return Manifest(
+        schema=MANIFEST_SCHEMA,
+        kind=ARCHIVE_SET_KIND,
+        name=run.paths.name,
+        lvmkit_version=__version__,
+        host=run.host,
+        run_id=run.run_id,
+        origin=Origin(vg=origin.vg_name, lv=origin.name, size_bytes=origin.size, uuid=origin.uuid,
+                      thin=origin.attr.is_thin, pool=origin.pool_lv),
+        filesystem=Filesystem(type=run.filesystem.type, uuid=run.filesystem.uuid, label=run.filesystem.label,
+                              size_bytes=origin.size),
+        snapshot=Snapshot(name=snapshot.name, thin=snapshot.thin, size_bytes=snapshot.size_bytes,
+                          final_size_bytes=guard.snapshot_bytes,
+                          extensions=tuple(Extension(**grown) for grown in guard.extensions),
+                          peak_percent=guard.peak_percent, final_percent=guard.percent, tags=tuple(snapshot.tags)),
+        engine=EngineRecord(name=engine.name, level=engine.level, version=run.engine_version,
+                            options=dict(run.engine_options), archive=engine.archive_name),
+        started=run.started,
+        ended=run.ended,
+        bytes_read=run.bytes_read,
+        bytes_written=archive_bytes,
+        digest=run.digest,
+        checksums=dict(sums),
+        archive_sha256=sums.get(engine.archive_name),
+    )
 
 
 def _combined(result) -> str:

@@ -18,6 +18,7 @@ from lvmkit.core.errors import CommandError, LvmkitError
 from lvmkit.core.host import DEBIAN_PACKAGE, CommandResult, Host, missing_tools_argv
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import UID_ARGV, root_check_from
+from lvmkit.core.scripts import packaged_script
 from lvmkit.core.sizes import human, parse_size
 from lvmkit.lvm.filesystem import (
     FilesystemInfo,
@@ -44,16 +45,7 @@ DEFAULT_SNAPSHOT_SIZE = "20%ORIGIN"
 BASE_TOOLS = ["lvcreate", "lvremove", "lvs", "dmsetup", "blkid", "mount", "umount", "findmnt",
               "df", "sha256sum", "install", "mv", *digest_tools()]
 
-# Everything the preflight asks about the destination, in one part of the batch.
-# `test -w` ignores a read-only mount for root: findmnt's mount options tell that too.
-_PROBE_DESTINATION = """
-[ -d "$1" ] && echo dir=1 || echo dir=0
-[ -w "$1" ] && echo writable=1 || echo writable=0
-echo "options=$(findmnt --noheadings --output OPTIONS --target "$1" 2>/dev/null)"
-[ -e "$2" ] && echo final=1 || echo final=0
-[ -e "$3" ] && echo partial=1 || echo partial=0
-echo "avail=$(df --block-size=1 --output=avail "$1" 2>/dev/null | tail -n 1)"
-"""
+_PROBE_DESTINATION = packaged_script(__package__, "backup_probe_destination.sh")  # one part of the batch
 
 
 @dataclass

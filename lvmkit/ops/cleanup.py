@@ -30,20 +30,14 @@ from lvmkit.core.host import Host
 from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Step, acting
 from lvmkit.core.runs import RUN_ID, RUN_MARKER, RUN_ROOT
+from lvmkit.core.scripts import packaged_script
 from lvmkit.lvm.lock import CmdlineOf, LockInfo, list_locks, remove_if_same, remove_if_same_argv
 from lvmkit.lvm.reports import list_lvs
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours, run_tag
 
 _RUN_TAG_PREFIX = run_tag("")
 
-# Each partial archive set of "$1" as NAME NUL KIND NUL RUN_ID NUL; KIND is "marker" or
-# "none" (no marker). Symbolic links are not archive sets: skipped.
-_LIST_PARTIALS = (
-    '[ -d "$1" ] || { echo "not a directory: $1" >&2; exit 2; }; cd -- "$1" || exit; '
-    'for d in .*.partial; do [ -d "$d" ] && [ ! -L "$d" ] || continue; '
-    f'if [ -f "$d/{RUN_MARKER}" ]; then r=$(head -n 1 -- "$d/{RUN_MARKER}"); '
-    "printf '%s\\0marker\\0%s\\0' \"$d\" \"$r\"; else printf '%s\\0none\\0\\0' \"$d\"; fi; done"
-)
+_LIST_PARTIALS = packaged_script(__package__, "cleanup_list_partials.sh")  # NAME, KIND, RUN_ID of each
 # rmdir each directory given, in order; print the ones removed (rmdir removes only empty ones).
 # A dead group run's watchdog leaves its "fired" marker; its pid file, while it still waits
 # to resume devices, is left alone, and so is its directory.
@@ -58,7 +52,7 @@ def findmnt_argv() -> list[str]:
 
 
 def partials_argv(dest: str) -> list[str]:
-    return ["sh", "-c", _LIST_PARTIALS, "sh", dest]
+    return ["sh", "-c", _LIST_PARTIALS, "sh", dest, RUN_MARKER]
 
 
 def rmdir_each_argv(directories: list[str]) -> list[str]:

@@ -25,75 +25,51 @@ from dataclasses import dataclass, field
 from lvmkit import __version__
 from lvmkit.archive.archive_set import (
     MANIFEST,
-    MANIFEST_SCHEMA,
     SUMS,
     ArchiveSetPaths,
-    manifest_json,
     validate_set_name,
     write_file,
     write_file_argv,
 )
 from lvmkit.archive.engines import get_engine
+from lvmkit.archive.manifest import (
+    GROUP_KIND,
+    MANIFEST_SCHEMA,
+    FreezeWindow,
+    GroupEngine,
+    GroupManifest,
+    GroupMember,
+    HookRecord,
+    read_manifest,
+)
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host, utc_now
 from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import RUN_MARKER, RUN_ROOT, new_run_id
+from lvmkit.core.scripts import packaged_script
 from lvmkit.core.sizes import human
 from lvmkit.lvm.guard import GuardSettings
 from lvmkit.lvm.lock_steps import lock_steps
-from lvmkit.lvm.reports import list_vgs, parse_lv_spec
+from lvmkit.lvm.names import parse_lv_spec
+from lvmkit.lvm.reports import list_vgs
 from lvmkit.lvm.snapshot import remove_if_ours, run_tag
 from lvmkit.lvm.watch import dm_name, read_argv
 from lvmkit.ops.backup import BackupRequest, BackupRun, check_destination, snapshot_device
 from lvmkit.ops.backup import plan as member_plan
 from lvmkit.ops.backup import prepare as prepare_member
 from lvmkit.ops.hooks import Hook
-from lvmkit.ops.restore import GROUP_KIND, RestoreRequest, read_manifest
+from lvmkit.ops.restore import RestoreRequest
 from lvmkit.ops.restore import restore as restore_member
 
 # Versions on which suspend-then-snapshot was measured to work; others are refused.
 TESTED_LVM = (2, 3, 11)
 TESTED_KERNEL = (5, 10)
 
-# Suspends the mounted members, snapshots every member, resumes every member on every
-# path (EXIT trap), and reports the window in the target's own clock. Arguments: the pause
-# inside the window (drills), the watchdog's "fired" marker, the devices to suspend, "--",
-# then each lvcreate argv followed by "--next--".
-_FREEZE = r"""
-set -u
-pause=$1; fired=$2; shift 2
-suspended=()
-while [ "$1" != "--" ]; do suspended+=("$1"); shift; done; shift
-resume_all() { for dev in "${suspended[@]}"; do dmsetup resume "$dev" 2>/dev/null; done; }
-trap resume_all EXIT
-start=$(date +%s.%N)
-for dev in "${suspended[@]}"; do dmsetup suspend "$dev" || exit 10; done
-frozen=$(date +%s.%N)
-sleep "$pause"
-command=()
-for word in "$@" --next--; do
-    if [ "$word" = --next-- ]; then "${command[@]}" || exit 11; command=(); else command+=("$word"); fi
-done
-resume_all
-trap - EXIT
-end=$(date +%s.%N)
-if [ -e "$fired" ]; then echo "the watchdog resumed the members before the last snapshot" >&2; exit 12; fi
-echo "window $start $frozen $end"
-"""
+_FREEZE = packaged_script(__package__, "group_freeze.sh")  # what it does and takes: see its header
 
-# The watchdog: detached from lvmkit (setsid --fork, its own session, no terminal, no
-# pipes back), it resumes every member after the timeout unless it is stopped first.
-_WATCHDOG = r"""
-exec </dev/null >/dev/null 2>&1
-pidfile=$1; fired=$2; timeout=$3; shift 3
-echo $$ > "$pidfile"
-sleep "$timeout"
-touch "$fired"
-for dev; do dmsetup resume "$dev"; done
-rm -f "$pidfile"
-"""
+_WATCHDOG = packaged_script(__package__, "group_watchdog.sh")
 
 # Stops the watchdog's whole session (bash and its sleep) if it still runs.
 _STOP_WATCHDOG = r"""
@@ -139,7 +115,7 @@ class GroupRun:
     preflight: Preflight
     window: dict = field(default_factory=dict)
     hooks: list[dict] = field(default_factory=list)
-    manifest: dict = field(default_factory=dict)
+    manifest: GroupManifest | None = None  # once the group's set is sealed
     post_hook_ran: bool = False
 
     @property
@@ -357,24 +333,28 @@ def _seal(host: Host, run: GroupRun) -> None:
     paths = run.paths
     sums = host.run(["bash", "-c", _GROUP_SUMS, "bash", paths.partial]).stdout
     volume_groups = sorted({m.origin.vg_name for m in run.members})
-    run.manifest = {
-        "schema": MANIFEST_SCHEMA,
-        "kind": GROUP_KIND,
-        "name": paths.name,
-        "lvmkit_version": __version__,
-        "host": run.members[0].host,
-        "run_id": run.run_id,
-        "members": [{"vg": m.origin.vg_name, "lv": m.origin.name, "archive_set": m.paths.name,
-                     "frozen": bool(m.origin_mounts), "archive_sha256": m.manifest.get("archive_sha256"),
-                     "digest_sha256": m.digest.get("sha256")} for m in run.members],
-        "volume_groups": volume_groups,
-        "spans_volume_groups": len(volume_groups) > 1,
-        "freeze_window": run.window,
-        "freeze_mechanism": "dmsetup suspend of every mounted member, then lvcreate -s each in turn",
-        "hooks": run.hooks,
-        "engine": {"name": run.request.engine},
-    }
-    write_file(host, f"{paths.partial}/{MANIFEST}", manifest_json(run.manifest))
+    window = run.window
+    run.manifest = GroupManifest(
+        schema=MANIFEST_SCHEMA,
+        kind=GROUP_KIND,
+        name=paths.name,
+        lvmkit_version=__version__,
+        host=run.members[0].host,
+        run_id=run.run_id,
+        members=tuple(GroupMember(vg=m.origin.vg_name, lv=m.origin.name, archive_set=m.paths.name,
+                                  frozen=bool(m.origin_mounts), archive_sha256=m.manifest.archive_sha256,
+                                  digest_sha256=m.digest.sha256) for m in run.members),
+        volume_groups=tuple(volume_groups),
+        spans_volume_groups=len(volume_groups) > 1,
+        freeze_window=FreezeWindow(frozen_s=window["frozen_s"], suspend_s=window["suspend_s"],
+                                   frozen_devices=tuple(window["frozen_devices"]),
+                                   start_epoch=window["start_epoch"], end_epoch=window["end_epoch"]),
+        freeze_mechanism="dmsetup suspend of every mounted member, then lvcreate -s each in turn",
+        hooks=tuple(HookRecord(role=hook["role"], argv=tuple(hook["argv"]), timeout_s=hook["timeout_s"],
+                               started=hook["started"], ended=hook["ended"]) for hook in run.hooks),
+        engine=GroupEngine(name=run.request.engine),
+    )
+    write_file(host, f"{paths.partial}/{MANIFEST}", run.manifest.to_json())
     manifest_sum = host.run(["env", f"--chdir={paths.partial}", "sha256sum", "--", MANIFEST]).stdout
     write_file(host, f"{paths.partial}/{SUMS}", sums + manifest_sum)
 
@@ -427,8 +407,8 @@ def restore_group(host: Host, archive_set: str, suffix: str, *, log=None) -> lis
     """Restore every member to a new volume VG/LV<suffix> beside its origin, each proved."""
     target_path(archive_set, "group archive set")
     manifest = read_manifest(host, archive_set)
-    if manifest.get("kind") != GROUP_KIND:
+    if not isinstance(manifest, GroupManifest):
         raise UsageError(f"{archive_set} is not a consistency group's archive set: use `lvmkit restore`")
-    return [restore_member(host, RestoreRequest(f"{archive_set.rstrip('/')}/{member['archive_set']}",
-                                                to_new=f"{member['vg']}/{member['lv']}{suffix}"), log=log)
-            for member in manifest["members"]]
+    return [restore_member(host, RestoreRequest(f"{archive_set.rstrip('/')}/{member.archive_set}",
+                                                to_new=f"{member.vg}/{member.lv}{suffix}"), log=log)
+            for member in manifest.members]

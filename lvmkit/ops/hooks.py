@@ -13,16 +13,11 @@ from dataclasses import dataclass
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host
 from lvmkit.core.preflight import Check
+from lvmkit.core.scripts import packaged_script
 
 KILL_AFTER_S = 5  # after the timeout's SIGTERM, SIGKILL this much later
 
-# Where timeout(1) will find the program: a path as given, else the first file of that
-# name on PATH (`command -v` would answer "false" for the shell's builtin instead).
-_FIND_PROGRAM = """
-case "$1" in */*) [ -e "$1" ] && echo "$1"; exit 0 ;; esac
-IFS=:
-for dir in $PATH; do [ -f "$dir/$1" ] && { echo "$dir/$1"; exit 0; }; done
-"""
+_FIND_PROGRAM = packaged_script(__package__, "hooks_find_program.sh")  # where timeout(1) will find it
 
 
 class HookFailed(LvmkitError):

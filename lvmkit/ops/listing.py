@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from lvmkit.archive.archive_set import MANIFEST, ArchiveError, load_manifest, read_file
+from lvmkit.archive.archive_set import MANIFEST, ArchiveError, read_file
+from lvmkit.archive.manifest import GroupManifest, Manifest, from_json
 from lvmkit.core.host import Host, utc_now
 from lvmkit.core.paths import target_path
 from lvmkit.core.sizes import human
@@ -15,13 +16,14 @@ from lvmkit.core.sizes import human
 @dataclass(frozen=True)
 class ListedSet:
     path: str
-    manifest: dict | None
+    manifest: Manifest | GroupManifest | None
     verification: dict | None
     problem: str | None = None
 
     @property
     def ended(self) -> str:
-        return (self.manifest or {}).get("ended", "")
+        """When the backup ended; "" for a group's set (its members say) or an unreadable one."""
+        return self.manifest.ended if isinstance(self.manifest, Manifest) else ""
 
 
 def list_sets(host: Host, directory: str) -> list[ListedSet]:
@@ -36,7 +38,7 @@ def list_sets(host: Host, directory: str) -> list[ListedSet]:
 
 def _read_set(host: Host, path: str) -> ListedSet:
     try:
-        manifest = load_manifest(read_file(host, f"{path}/{MANIFEST}"), path)
+        manifest = from_json(read_file(host, f"{path}/{MANIFEST}"), f"{path}/{MANIFEST}")
     except ArchiveError as error:
         return ListedSet(path, None, None, str(error))
     result = host.run(["cat", f"{path}/verification.json"], check=False)
@@ -52,8 +54,12 @@ def render(sets: list[ListedSet]) -> str:
             rows.append([listed.path, "?", "?", "?", "?", f"unreadable: {listed.problem}"])
             continue
         m = listed.manifest
-        rows.append([listed.path, f"{m['origin']['vg']}/{m['origin']['lv']}", m["engine"]["name"],
-                     human(m.get("bytes_written") or 0), _age(now, m.get("ended")), _verified(listed.verification)])
+        if isinstance(m, GroupManifest):  # its members' own sets hold the sizes and times
+            members = ",".join(f"{member.vg}/{member.lv}" for member in m.members)
+            rows.append([listed.path, f"group {members}", m.engine.name, "?", "?", _verified(listed.verification)])
+            continue
+        rows.append([listed.path, f"{m.origin.vg}/{m.origin.lv}", m.engine.name,
+                     human(m.bytes_written), _age(now, m.ended), _verified(listed.verification)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip() for row in rows)
 

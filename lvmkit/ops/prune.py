@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from lvmkit.archive.engines import get_engine
+from lvmkit.archive.manifest import GroupManifest, Manifest
 from lvmkit.core.host import Host
 from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Plan, Step, StepRecord, default_log, execute
 from lvmkit.ops.listing import ListedSet, list_sets
-from lvmkit.ops.restore import GROUP_KIND
 from lvmkit.ops.retention import Candidate, Decision, Policy, apply_policy
 
-SET_KINDS = ("lvmkit-archive-set", GROUP_KIND)
 NEWEST_VERIFIED = "newest verified set (never removed)"
 FAILED_KEPT = "verification failed: kept for inspection (--prune-failed removes it)"
 FAILED_REMOVED = "verification failed (--prune-failed)"
@@ -43,19 +42,17 @@ class SetFacts:
     name: str
 
 
-def set_facts(manifest: dict) -> SetFacts | None:
-    """None when the manifest is not an lvmkit archive set's or has no time."""
-    if not isinstance(manifest, dict) or manifest.get("kind") not in SET_KINDS:
-        return None
+def set_facts(manifest: Manifest | GroupManifest) -> SetFacts | None:
+    """None when the manifest's time cannot be read."""
     try:
-        if manifest["kind"] == GROUP_KIND:
-            members = sorted(f"{m['vg']}/{m['lv']}" for m in manifest["members"])
+        if isinstance(manifest, GroupManifest):
+            members = sorted(f"{m.vg}/{m.lv}" for m in manifest.members)
             # A group's instant is the start of its freeze window: when the snapshots were taken.
-            started = datetime.fromtimestamp(manifest["freeze_window"]["start_epoch"], timezone.utc)
-            return SetFacts("group:" + "+".join(members), started, manifest["name"])
-        started = datetime.fromisoformat(manifest["started"])
-        return SetFacts(f"{manifest['origin']['vg']}/{manifest['origin']['lv']}", started, manifest["name"])
-    except (KeyError, TypeError, ValueError):
+            started = datetime.fromtimestamp(manifest.freeze_window.start_epoch, timezone.utc)
+            return SetFacts("group:" + "+".join(members), started, manifest.name)
+        started = datetime.fromisoformat(manifest.started)
+        return SetFacts(f"{manifest.origin.vg}/{manifest.origin.lv}", started, manifest.name)
+    except (OverflowError, OSError, ValueError):  # a time no clock can hold, or not a time at all
         return None
 
 
@@ -156,14 +153,13 @@ def _decide_origin(origin: str, sets: list[tuple[ListedSet, SetFacts]], policy: 
     return items
 
 
-def repository_commands(manifest: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def repository_commands(manifest: Manifest | GroupManifest) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """How to forget a repository set's snapshot and compact its repository; () for other sets."""
-    if manifest.get("kind") != "lvmkit-archive-set" or "repository" not in manifest:
+    if not isinstance(manifest, Manifest) or manifest.repository is None:
         return (), ()
-    engine = get_engine(manifest["engine"]["name"])
-    options = manifest["engine"]["options"]
-    return (tuple(engine.forget_argv(manifest["repository"]["id"], options)),
-            tuple(engine.compact_argv(options)))
+    engine = get_engine(manifest.engine.name)
+    options = manifest.engine.options
+    return (tuple(engine.forget_argv(manifest.repository.id, options)), tuple(engine.compact_argv(options)))
 
 
 def removal_argvs(path: str) -> list[list[str]]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from lvmkit.archive.archive_set import DIGEST, MANIFEST, SUMS, ArchiveError, load_manifest, read_file
-from lvmkit.archive.digest import LEGACY_ALGORITHM, ContentDigest, compare, compute_digest, digest_commands, digest_tools
+from lvmkit.archive.archive_set import DIGEST, SUMS, ArchiveError, read_file
+from lvmkit.archive.digest import ContentDigest, compare, compute_digest, digest_commands, digest_tools
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
+from lvmkit.archive.manifest import GroupManifest, Manifest, read_manifest
 from lvmkit.core.errors import UsageError
 from lvmkit.core.host import Host, utc_now
 from lvmkit.core.paths import target_path
@@ -23,11 +24,11 @@ from lvmkit.core.runs import RUN_ROOT, new_run_id, root_check
 from lvmkit.core.sizes import human
 from lvmkit.lvm.filesystem import mkfs_argv, mount_sources, restore_mount_options
 from lvmkit.lvm.lock_steps import lock_steps
-from lvmkit.lvm.reports import get_lv, list_vgs, parse_lv_spec
+from lvmkit.lvm.names import parse_lv_spec
+from lvmkit.lvm.reports import get_lv, list_vgs
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours, run_tag
 from lvmkit.ops.backup_preflight import check_repository
 
-GROUP_KIND = "lvmkit-group-archive-set"  # a consistency group's set: one member set per volume
 RESTORED_TAG = "lvmkit-restored"  # not "lvmkit": cleanup must never take a restored volume
 
 
@@ -49,7 +50,7 @@ class RestoreRequest:
 class RestoreRun:
     request: RestoreRequest
     run_id: str
-    manifest: dict
+    manifest: Manifest
     engine: Engine
     vg: str
     lv: str
@@ -72,13 +73,13 @@ class RestoreRun:
 
     @property
     def fstype(self) -> str:
-        return self.manifest["filesystem"]["type"]
+        return self.manifest.filesystem.type
 
     @property
     def archive(self) -> str:
         """What the engine restores: the archive in the set, or the repository snapshot's id."""
         if self.engine.repository:
-            return self.manifest["repository"]["id"]
+            return self.manifest.repository.id
         return f"{self.request.archive.rstrip('/')}/{self.engine.archive_name}"
 
     @property
@@ -86,9 +87,9 @@ class RestoreRun:
         return engine_options(self.manifest, self.request.password)
 
 
-def engine_options(manifest: dict, password: dict[str, str]) -> dict[str, str]:
+def engine_options(manifest: Manifest, password: dict[str, str]) -> dict[str, str]:
     """The options the archive was made with; a password given now replaces the recorded one."""
-    options = dict(manifest["engine"].get("options", {}))
+    options = dict(manifest.engine.options)
     if password:
         options.update({"password_file": "", "password_command": "", **password})
     return options
@@ -99,21 +100,14 @@ def checksums_argv(archive_set: str) -> list[str]:
     return ["env", f"--chdir={archive_set}", "sha256sum", "--check", "--strict", "--quiet", SUMS]
 
 
-def read_manifest(host: Host, archive_set: str) -> dict:
-    path = f"{archive_set.rstrip('/')}/{MANIFEST}"
-    if host.run(["test", "-f", path], check=False).returncode != 0:
-        raise ArchiveError(f"{archive_set} is not an lvmkit archive set on {host.name}: it has no {MANIFEST}")
-    return load_manifest(read_file(host, path), archive_set)
-
-
-def check_archive(host: Host, archive_set: str, checks: Preflight) -> dict | None:
+def check_archive(host: Host, archive_set: str, checks: Preflight) -> Manifest | GroupManifest | None:
     """Manifest readable and of a known schema, every checksum right; returns the manifest."""
     try:
         manifest = read_manifest(host, archive_set)
     except ArchiveError as error:
         checks.fail("manifest readable", str(error))
         return None
-    checks.add(Check("manifest readable", True, f"schema {manifest['schema']}, engine {manifest['engine']['name']}"))
+    checks.add(Check("manifest readable", True, f"schema {manifest.schema}, engine {manifest.engine.name}"))
     result = host.run(checksums_argv(archive_set), check=False)
     failures = (result.stdout + result.stderr).strip()
     checks.add(Check("checksums match", result.returncode == 0,
@@ -130,14 +124,14 @@ def prepare(host: Host, request: RestoreRequest, run_id: str | None = None) -> R
     checks.add(root_check(host, "restoring a volume needs root"))
     manifest = check_archive(host, request.archive, checks)
     checks.raise_if_failed()
-    if manifest.get("kind") == GROUP_KIND:
-        members = ", ".join(f"{request.archive.rstrip('/')}/{m['archive_set']}" for m in manifest["members"])
+    if isinstance(manifest, GroupManifest):
+        members = ", ".join(f"{request.archive.rstrip('/')}/{m.archive_set}" for m in manifest.members)
         raise UsageError(f"{request.archive} is a consistency group's archive set: restore its members "
                          f"({members}) one by one, or all with `lvmkit restore-group`")
-    engine = get_engine(manifest["engine"]["name"])
-    fstype = manifest["filesystem"]["type"]
+    engine = get_engine(manifest.engine.name)
+    fstype = manifest.filesystem.type
     tools = engine.tools(fstype) + ["lvcreate", "mount", "umount", "findmnt", "sha256sum",
-                                    *digest_tools(digest_algorithm(manifest))]
+                                    *digest_tools(manifest.digest.algorithm)]
     if not engine.restore_makes_filesystem:
         tools.append(mkfs_argv(fstype, "x")[0])
     missing = host.missing_tools(tools)
@@ -145,7 +139,7 @@ def prepare(host: Host, request: RestoreRequest, run_id: str | None = None) -> R
     if engine.repository and not missing:  # the repository there, and the password right, before anything changes
         options = engine_options(manifest, request.password)
         check_repository(engine, options, host.run(engine.probe_argv(options), check=False), checks)
-    needed = manifest["filesystem"]["size_bytes"]
+    needed = manifest.filesystem.size_bytes
 
     if request.to:
         vg, lv = parse_lv_spec(request.to)
@@ -186,7 +180,7 @@ def plan(run: RestoreRun) -> Plan:
         steps += [Step(f"make a {fstype} filesystem on {device}", [mkfs_argv(fstype, device)]), mount, restore]
     steps += [
         Step("content digest of the restored volume, compared with the archive's",
-             [*digest_commands(mp, algorithm=digest_algorithm(run.manifest)),
+             [*digest_commands(mp, algorithm=run.manifest.digest.algorithm),
               ["cat", f"{run.request.archive.rstrip('/')}/{DIGEST}"]],
              run=lambda host: _prove(host, run)),
         Step(f"unmount {mp}", [["umount", mp], ["rmdir", mp, run.run_dir]]),
@@ -224,11 +218,6 @@ def _prove(host: Host, run: RestoreRun) -> None:
     actual = compute_digest(host, run.mountpoint, algorithm=expected.algorithm)  # the archive's, old or new
     run.expected_digest = expected
     run.comparison = compare(expected, actual)
-
-
-def digest_algorithm(manifest: dict) -> str:
-    """The content hash of the archived digest, as the manifest tells it (older ones: sha256)."""
-    return manifest.get("digest", {}).get("algorithm", LEGACY_ALGORITHM)
 
 
 def _check_existing_target(host, checks, request, vg, lv, needed) -> None:

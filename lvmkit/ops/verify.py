@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from lvmkit.archive.archive_set import DIGEST, read_file, write_file, write_file_argv
 from lvmkit.archive.digest import ContentDigest
 from lvmkit.archive.engines import get_engine
+from lvmkit.archive.manifest import GroupManifest, Manifest
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
 from lvmkit.core.paths import target_path
@@ -20,7 +21,7 @@ from lvmkit.core.plan import Step, acting, default_log
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import new_run_id
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
-from lvmkit.ops.restore import GROUP_KIND, RestoreRequest, check_archive, engine_options
+from lvmkit.ops.restore import RestoreRequest, check_archive, engine_options
 from lvmkit.ops.restore import restore as restore_archive
 
 VERIFICATION = "verification.json"  # beside the set's files; not covered by SHA256SUMS
@@ -47,7 +48,7 @@ def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str 
     target_path(archive_set, "archive set")
     checks = Preflight()
     manifest = check_archive(host, archive_set, checks)
-    if manifest is not None and manifest.get("kind") == GROUP_KIND:
+    if isinstance(manifest, GroupManifest):
         _members(host, archive_set, manifest, checks, deep, scratch_vg, log, password or {})
     elif manifest is not None:
         _engine_test(host, archive_set, manifest, checks, password or {})
@@ -62,42 +63,42 @@ def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str 
     return result
 
 
-def _members(host: Host, archive_set: str, manifest: dict, checks: Preflight, deep: bool,
+def _members(host: Host, archive_set: str, manifest: GroupManifest, checks: Preflight, deep: bool,
              scratch_vg: str | None, log, password: dict[str, str]) -> None:
     """A group's set: each member's set is verified as a set of its own."""
-    for member in manifest["members"]:
-        result = verify(host, f"{archive_set.rstrip('/')}/{member['archive_set']}", deep=deep,
+    for member in manifest.members:
+        result = verify(host, f"{archive_set.rstrip('/')}/{member.archive_set}", deep=deep,
                         scratch_vg=scratch_vg, log=log, password=password)
         for check in result.checks.checks:
-            checks.add(replace(check, name=f"{member['vg']}/{member['lv']}: {check.name}"))
+            checks.add(replace(check, name=f"{member.vg}/{member.lv}: {check.name}"))
 
 
-def _engine_test(host: Host, archive_set: str, manifest: dict, checks: Preflight, password: dict[str, str]) -> None:
-    engine = get_engine(manifest["engine"]["name"])
-    archive = (manifest["repository"]["id"] if engine.repository else
-               f"{archive_set.rstrip('/')}/{engine.archive_name}")
+def _engine_test(host: Host, archive_set: str, manifest: Manifest, checks: Preflight, password: dict[str, str]) -> None:
+    engine = get_engine(manifest.engine.name)
+    # a repository engine's snapshot is named by its id, and opened with the recorded password
+    archive = manifest.repository.id if engine.repository else f"{archive_set.rstrip('/')}/{engine.archive_name}"
     options = engine_options(manifest, password) if engine.repository else None
-    result = host.run(engine.verify_argv(archive, manifest["filesystem"]["type"], options), check=False)
+    result = host.run(engine.verify_argv(archive, manifest.filesystem.type, options), check=False)
     tail = (result.stderr or result.stdout).strip()[-400:]
     checks.add(Check(f"{engine.name} reads the archive", result.returncode == 0,
                      "no error" if result.returncode == 0 else f"exit {result.returncode}: {tail}"))
 
 
-def _digest_matches_manifest(host: Host, archive_set: str, manifest: dict, checks: Preflight) -> None:
+def _digest_matches_manifest(host: Host, archive_set: str, manifest: Manifest, checks: Preflight) -> None:
     try:
         digest = ContentDigest.from_json(read_file(host, f"{archive_set.rstrip('/')}/{DIGEST}"))
     except LvmkitError as error:
         checks.fail("content digest readable", str(error))
         return
-    recorded = manifest.get("digest", {}).get("sha256")
+    recorded = manifest.digest.sha256
     checks.add(Check("content digest matches the manifest", digest.sha256 == recorded,
                      f"{digest.file_count} files" if digest.sha256 == recorded else
                      f"digest.json hashes to {digest.sha256}, the manifest recorded {recorded}"))
 
 
-def _deep(host: Host, archive_set: str, manifest: dict, scratch_vg: str | None, checks: Preflight, log,
+def _deep(host: Host, archive_set: str, manifest: Manifest, scratch_vg: str | None, checks: Preflight, log,
           run_id: str, password: dict[str, str]) -> None:
-    vg = scratch_vg or manifest["origin"]["vg"]
+    vg = scratch_vg or manifest.origin.vg
     name = f"lvmkit-verify-{run_id}"  # the run's id: a replayed or approved run names it alike
     try:
         run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True,

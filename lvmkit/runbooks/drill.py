@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from lvmkit.core.errors import UsageError
 from lvmkit.core.host import Host
 from lvmkit.core.plan import Plan, Step, execute
+from lvmkit.core.scripts import packaged_script
 from lvmkit.core.sizes import human
 from lvmkit.lvm.filesystem import mkfs_argv
 from lvmkit.lvm.guard import GuardSettings, SnapshotInvalidated
-from lvmkit.lvm.reports import get_lv, list_lvs, validate_lv_name, validate_vg_name
+from lvmkit.lvm.names import validate_lv_name, validate_vg_name
+from lvmkit.lvm.reports import get_lv, list_lvs
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
 from lvmkit.ops import backup as backup_module
 from lvmkit.ops.backup import BackupRequest
@@ -31,16 +33,7 @@ DRILL_TAG = "lvmkit-drill"  # the drill's own volumes; not "lvmkit": cleanup nev
 DRILL_ROOT = "/run/lvmkit-drill"
 
 
-# Waits until lvmkit has mounted its snapshot of the origin, then writes $3 MiB of new data
-# to the origin, one MiB every $4 seconds, each synced so that it reaches the volume at once.
-FLOOD = r'''
-until ls -d /run/lvmkit/*/"$2" >/dev/null 2>&1; do sleep 0.1; done
-for i in $(seq 1 "$3"); do
-    head -c 1048576 /dev/urandom >> "$1/flood.bin"
-    sync "$1/flood.bin"
-    sleep "$4"
-done
-'''
+FLOOD = packaged_script(__package__, "flood.sh")  # new data on the origin while the snapshot is read
 
 
 @dataclass
@@ -188,11 +181,11 @@ def backup_during_flood(host: Host, drill: Drill, dest: str, snapshot_size: str 
             ["lvmkit snapshots of the origin left", ", ".join(left) or "none"],
             ["partial archive sets left", ", ".join(partial) or "none"]]
     if run is not None:
-        snapshot = run.manifest["snapshot"]
-        rows += [["snapshot", f"{human(snapshot['size_bytes'])} at first, {human(snapshot['final_size_bytes'])} "
-                              f"at the end, peak {snapshot['peak_percent'] or 0:.1f}% used"],
-                 *[[f"extended at {e['used_percent']:.0f}%", f"{human(e['from_bytes'])} -> {human(e['to_bytes'])}"]
-                   for e in snapshot["extensions"]]]
+        snapshot = run.manifest.snapshot
+        rows += [["snapshot", f"{human(snapshot.size_bytes)} at first, {human(snapshot.final_size_bytes)} "
+                              f"at the end, peak {snapshot.peak_percent or 0:.1f}% used"],
+                 *[[f"extended at {e.used_percent:.0f}%", f"{human(e.from_bytes)} -> {human(e.to_bytes)}"]
+                   for e in snapshot.extensions]]
     show(Table(["", ""], rows, "what lvmkit did" + (" with autoextend" if autoextend else "")))
     if left or partial:
         raise StepFailed(f"the backup left {', '.join(left + partial)} behind")
@@ -200,7 +193,7 @@ def backup_during_flood(host: Host, drill: Drill, dest: str, snapshot_size: str 
         raise StepFailed("the backup failed even with autoextend")
     if not autoextend and error is None:
         raise StepFailed("the snapshot did not overflow: flood more (flood_mib) or take a smaller snapshot_size")
-    return {"error": str(error)} if error else run.manifest
+    return {"error": str(error)} if error else run.manifest.to_dict()
 
 
 def tear_down(host: Host, drill: Drill, *, display: bool = True) -> None:

@@ -80,31 +80,31 @@ def group_summary(run: GroupRun) -> dict:
     rows = []
     for member in run.members:
         m = member.manifest
-        snapshot = m["snapshot"]
-        size = "thin (from the pool)" if snapshot["thin"] else human(snapshot["size_bytes"])
+        snapshot = m.snapshot
+        size = "thin (from the pool)" if snapshot.thin else human(snapshot.size_bytes)
         rows.append([
-            f"{m['origin']['vg']}/{m['origin']['lv']}",
-            f"{m['filesystem']['type']}, {human(m['origin']['size_bytes'])}",
+            f"{m.origin.vg}/{m.origin.lv}",
+            f"{m.filesystem.type}, {human(m.origin.size_bytes)}",
             "yes" if member.origin_mounts else "no (not mounted)",
-            f"{snapshot['name']}, {size}, peak {snapshot['peak_percent'] or 0:.1f}% used",
-            human(m["bytes_read"]) if m["bytes_read"] is not None else "unknown",
-            human(m["bytes_written"]),
-            f"{m['digest']['files']} files, {human(m['digest']['bytes'])}",
+            f"{snapshot.name}, {size}, peak {snapshot.peak_percent or 0:.1f}% used",
+            human(m.bytes_read) if m.bytes_read is not None else "unknown",
+            human(m.bytes_written),
+            f"{m.digest.files} files, {human(m.digest.bytes)}",
             f"{run.paths.final}/{member.paths.name}",
         ])
     show(Table(["member", "filesystem", "frozen", "snapshot", "read", "archive", "content digest", "member set"],
                rows, f"{len(rows)} members, one instant"))
     g = run.manifest
-    engine = run.members[0].manifest["engine"]  # one engine for every member
+    engine = run.members[0].manifest.engine  # one engine for every member
     show(Table(["", ""], [
         ["archive set", run.paths.final],
-        ["engine", f"{named(engine['name'], engine['version'])} ({engine['level']} level), "
-                   f"options {json.dumps(engine['options'], sort_keys=True)}"],
-        ["volume groups", ", ".join(g["volume_groups"]) + (" (one instant across them)"
-                                                            if g["spans_volume_groups"] else "")],
-        ["freeze", f"{g['freeze_window']['frozen_s'] * 1000:.0f} ms: {g['freeze_mechanism']}"],
+        ["engine", f"{named(engine.name, engine.version)} ({engine.level} level), "
+                   f"options {json.dumps(engine.options, sort_keys=True)}"],
+        ["volume groups", ", ".join(g.volume_groups) + (" (one instant across them)"
+                                                            if g.spans_volume_groups else "")],
+        ["freeze", f"{g.freeze_window.frozen_s * 1000:.0f} ms: {g.freeze_mechanism}"],
         ["check it anywhere", f"cd {run.paths.final} && sha256sum -c SHA256SUMS"],
         ["verify it with lvmkit", f"lvmkit verify {run.paths.final}"],
         ["restore every member", f"lvmkit restore-group {run.paths.final} --to-new-suffix _restored"],
     ], "the group's archive set"))
-    return g
+    return g.to_dict()

@@ -98,26 +98,26 @@ def execute_backup(host: Host, run: BackupRun, the_plan: Plan) -> list[StepRecor
 def backup_summary(run: BackupRun) -> dict:
     """The archive set's manifest in short: what was read, what was written, how to check it."""
     m = run.manifest
-    snapshot = m["snapshot"]
-    size = "thin (from the pool)" if snapshot["thin"] else human(snapshot["size_bytes"])
-    grown = ", ".join(f"{human(e['from_bytes'])} -> {human(e['to_bytes'])} at {e['used_percent']:.0f}%"
-                      for e in snapshot["extensions"]) or "never"
+    snapshot = m.snapshot
+    size = "thin (from the pool)" if snapshot.thin else human(snapshot.size_bytes)
+    grown = ", ".join(f"{human(e.from_bytes)} -> {human(e.to_bytes)} at {e.used_percent:.0f}%"
+                      for e in snapshot.extensions) or "never"
     rows = [
         ["archive set", run.paths.final],
-        ["origin", f"{m['origin']['vg']}/{m['origin']['lv']} ({m['filesystem']['type']}, {human(m['origin']['size_bytes'])})"],
-        ["engine", f"{named(m['engine']['name'], m['engine']['version'])} ({m['engine']['level']} level), "
-                   f"options {json.dumps(m['engine']['options'], sort_keys=True)}"],
-        ["snapshot", f"{snapshot['name']}, {size}, peak {snapshot['peak_percent'] or 0:.1f}% used, grown: {grown}"],
-        ["read", human(m["bytes_read"]) if m["bytes_read"] is not None else "unknown"],
-        ["archive", human(m["bytes_written"])],
-        ["content digest", f"{m['digest']['files']} files, {human(m['digest']['bytes'])}, sha256 {m['digest']['sha256']}"],
-        ["started", m["started"]],
-        ["ended", m["ended"]],
-        *[[f"sha256 {name}", digest] for name, digest in sorted(m["checksums"].items())],
+        ["origin", f"{m.origin.vg}/{m.origin.lv} ({m.filesystem.type}, {human(m.origin.size_bytes)})"],
+        ["engine", f"{named(m.engine.name, m.engine.version)} ({m.engine.level} level), "
+                   f"options {json.dumps(m.engine.options, sort_keys=True)}"],
+        ["snapshot", f"{snapshot.name}, {size}, peak {snapshot.peak_percent or 0:.1f}% used, grown: {grown}"],
+        ["read", human(m.bytes_read) if m.bytes_read is not None else "unknown"],
+        ["archive", human(m.bytes_written)],
+        ["content digest", f"{m.digest.files} files, {human(m.digest.bytes)}, sha256 {m.digest['sha256']}"],
+        ["started", m.started],
+        ["ended", m.ended],
+        *[[f"sha256 {name}", digest] for name, digest in sorted(m.checksums.items())],
         ["check it anywhere", f"cd {run.paths.final} && sha256sum -c SHA256SUMS"],
     ]
     show(Table(["", ""], rows, "the archive set"))
-    return m
+    return m.to_dict()
 
 
 # --- restore -----------------------------------------------------------------------------
@@ -163,7 +163,7 @@ def prepare_rehearsal_restore(host: Host, backup_run: BackupRun, scratch_name: s
 
 def recovery_report(backup_run: BackupRun, restore_run: RestoreRun, record_dir: str = "") -> dict:
     """RTO: how long the restore took. RPO: how old the restored data was when it was back."""
-    data_as_of = backup_run.manifest["started"]  # the snapshot was taken right after
+    data_as_of = backup_run.manifest.started  # the snapshot was taken right after
     restored_at = restore_run.result["finished"]
     rpo = (datetime.fromisoformat(restored_at) - datetime.fromisoformat(data_as_of)).total_seconds()
     report = {

@@ -13,6 +13,7 @@ from pytest_lazy_fixtures import lf
 from lvmkit.archive.archive_set import DIGEST, MANIFEST, read_file
 from lvmkit.archive.digest import ContentDigest, compare, compute_digest
 from lvmkit.archive.engines import ENGINES
+from lvmkit.archive.manifest import read_manifest
 from lvmkit.ops.backup import BackupRequest, backup
 from lvmkit.ops.restore import RestoreRequest, restore
 from lvmkit.ops.verify import verify
@@ -89,8 +90,9 @@ def test_backup_while_writing_then_restore_to_new_volume_proves_snapshot_content
                  log=lambda message: None)
     archive_set = run.paths.final
     manifest = run.manifest
-    assert manifest["engine"]["name"] == engine and manifest["filesystem"]["type"] == origin["fstype"]
-    assert manifest["snapshot"]["peak_percent"] is not None
+    assert manifest.engine.name == engine and manifest.filesystem.type == origin["fstype"]
+    assert manifest.snapshot.peak_percent is not None
+    assert read_manifest(lvm_host, archive_set) == manifest, "what was written reads back equal"
     listing = lvm_host.run(["ls", "-la", archive_set]).stdout
     assert "SHA256SUMS" in listing and MANIFEST in listing and DIGEST in listing
     lvm_host.run(["env", f"--chdir={archive_set}", "sha256sum", "-c", "--strict", "SHA256SUMS"])

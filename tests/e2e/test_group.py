@@ -105,9 +105,9 @@ def test_group_backup_under_full_load_restores_every_row_with_its_file(lvm_host,
         run = backup_group(lvm_host, GroupRequest(members=web_app["members"], dest=dest, engine="tar",
                                                   name=f"group-{attempt}"), **QUIET)
         assert writer.poll() is None, "the writer ran at full speed all along"
-        window = run.manifest["freeze_window"]
-        assert 0 < window["frozen_s"] < 10 and len(window["frozen_devices"]) == 2
-        assert [m["lv"] for m in run.manifest["members"]] == [web_app["uploads"], web_app["database"]]
+        window = run.manifest.freeze_window
+        assert 0 < window.frozen_s < 10 and len(window.frozen_devices) == 2
+        assert [m.lv for m in run.manifest.members] == [web_app["uploads"], web_app["database"]]
         if attempt == 0:
             assert verify(lvm_host, run.paths.final).passed
 
@@ -260,7 +260,7 @@ def test_hook_that_is_not_executable_is_refused_in_preflight(lvm_host, web_app, 
 def test_unmounted_member_is_snapshotted_without_freeze_and_said_so(lvm_host, web_app, dest):
     lvm_host.run(["umount", web_app["database_mp"]], changes=True)
     run = backup_group(lvm_host, GroupRequest(members=web_app["members"], dest=dest, engine="tar"), **QUIET)
-    assert [m["frozen"] for m in run.manifest["members"]] == [True, False]
+    assert [m.frozen for m in run.manifest.members] == [True, False]
     assert "not mounted: snapshot taken without freezing" in run.preflight.render()
-    assert run.manifest["spans_volume_groups"] is False
+    assert run.manifest.spans_volume_groups is False
     assert_no_leftovers(lvm_host, dest)

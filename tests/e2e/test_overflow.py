@@ -73,11 +73,11 @@ def test_same_flood_with_autoextend_succeeds_and_manifest_shows_growth(lvm_host,
                                          guard=GuardSettings(autoextend=True, autoextend_step="32M",
                                                              extend_at_percent=50.0, poll_interval_s=0.5)),
                  **QUIET)
-    snapshot = run.manifest["snapshot"]
-    assert snapshot["extensions"], "the snapshot was extended"
-    assert snapshot["final_size_bytes"] > snapshot["size_bytes"] == 8 * 1024**2
-    assert snapshot["peak_percent"] >= 50.0
-    assert all(e["to_bytes"] > e["from_bytes"] for e in snapshot["extensions"])
+    snapshot = run.manifest.snapshot
+    assert snapshot.extensions, "the snapshot was extended"
+    assert snapshot.final_size_bytes > snapshot.size_bytes == 8 * 1024**2
+    assert snapshot.peak_percent >= 50.0
+    assert all(e.to_bytes > e.from_bytes for e in snapshot.extensions)
     lvm_host.run(["env", f"--chdir={run.paths.final}", "sha256sum", "-c", "--quiet", "SHA256SUMS"])
     assert_no_leftovers(lvm_host, dest)
     assert data_checksum(lvm_host, busy_origin["mountpoint"]) == busy_origin["checksum"]
@@ -123,9 +123,9 @@ def small_thin_origin(lvm_host, unique):
 def test_thin_origin_gets_thin_snapshot_read_and_removed(lvm_host, small_thin_origin, dest):
     run = backup(lvm_host, BackupRequest(origin=f"{LAB_VG}/{small_thin_origin['lv']}", dest=dest, engine="tar"),
                  **QUIET)
-    snapshot = run.manifest["snapshot"]
-    assert snapshot["thin"] is True and snapshot["size_bytes"] is None
-    assert snapshot["peak_percent"] is not None, "the pool's usage was watched"
+    snapshot = run.manifest.snapshot
+    assert snapshot.thin is True and snapshot.size_bytes is None
+    assert snapshot.peak_percent is not None, "the pool's usage was watched"
     assert_no_leftovers(lvm_host, dest)
 
 

@@ -113,11 +113,11 @@ def test_restic_two_backups_deduplicate_restore_proved_verify_and_prune_by_id(
     options = restic_repository
     first = backup(lvm_host, BackupRequest(f"{LAB_VG}/ext4vol", dest, "restic", engine_options=options))
     second = backup(lvm_host, BackupRequest(f"{LAB_VG}/ext4vol", dest, "restic", engine_options=options))
-    added = [run.manifest["repository"]["added_bytes"] for run in (first, second)]
+    added = [run.manifest.repository.added_bytes for run in (first, second)]
     # restic's own statistics: the second backup of the unchanged files adds only metadata.
     assert added[0] > 1_000_000 and added[1] < added[0] / 20, added
-    assert second.manifest["bytes_written"] == added[1]
-    assert restic_snapshots(lvm_host, options) == sorted(r.manifest["repository"]["id"] for r in (first, second))
+    assert second.manifest.bytes_written == added[1]
+    assert restic_snapshots(lvm_host, options) == sorted(r.manifest.repository.id for r in (first, second))
     assert sorted(lvm_host.run(["ls", second.paths.final]).stdout.split()) == [
         "SHA256SUMS", "digest.json", "manifest.json", "restic.json"]  # the set holds no data
 
@@ -128,7 +128,7 @@ def test_restic_two_backups_deduplicate_restore_proved_verify_and_prune_by_id(
     decision = prune.decide(lvm_host, dest, Policy(last=1))
     assert [item.path for item in decision.removed] == [first.paths.final]
     prune.remove(lvm_host, decision)
-    assert restic_snapshots(lvm_host, options) == [second.manifest["repository"]["id"]]
+    assert restic_snapshots(lvm_host, options) == [second.manifest.repository.id]
     assert sets_in(lvm_host, dest) == [second.paths.final]
     assert_no_leftovers(lvm_host, dest)
 
@@ -141,11 +141,11 @@ def test_restic_over_sftp_on_the_guests_own_loopback_backs_up_and_checks(
     lvm_host.run(["restic", "init", "--repo", options["repository"], "--password-file", password_file], changes=True)
     try:
         run = backup(lvm_host, BackupRequest(f"{LAB_VG}/thinvol", dest, "restic", engine_options=options))
-        assert run.manifest["repository"]["location"] == options["repository"]
-        assert run.manifest["snapshot"]["thin"] is True
+        assert run.manifest.repository.location == options["repository"]
+        assert run.manifest.snapshot.thin is True
         checked = verify(lvm_host, run.paths.final)
         assert checked.passed, checked.checks.render()
-        assert restic_snapshots(lvm_host, {**options, "repository": repository}) == [run.manifest["repository"]["id"]]
+        assert restic_snapshots(lvm_host, {**options, "repository": repository}) == [run.manifest.repository.id]
     finally:
         lvm_host.run(["rm", "-rf", "--", repository], changes=True)
     assert_no_leftovers(lvm_host, dest)
@@ -168,8 +168,8 @@ def test_restic_backup_into_a_bad_repository_is_refused_before_any_snapshot(
 
 def test_borg_round_trip_of_an_xfs_volume_restore_proved_and_verified(lvm_host, dest, borg_repository, new_volume):
     run = backup(lvm_host, BackupRequest(f"{LAB_VG}/xfsvol", dest, "borg", engine_options=borg_repository))
-    assert run.manifest["repository"]["id"] == run.paths.name  # the borg archive is named after the set
-    assert run.manifest["repository"]["added_bytes"] > 1_000_000
+    assert run.manifest.repository.id == run.paths.name  # the borg archive is named after the set
+    assert run.manifest.repository.added_bytes > 1_000_000
     assert_restored_and_proved(lvm_host, run.paths.final, new_volume)
     checked = verify(lvm_host, run.paths.final)
     assert checked.passed, checked.checks.render()

@@ -35,7 +35,7 @@ def test_seed_script_and_lvmkit_fsarchiver_restore_to_identical_content(lvm_host
     run = backup(lvm_host, BackupRequest(origin=f"{LAB_VG}/ext4vol", dest=dest, engine="fsarchiver",
                                          engine_options={"zstd_level": "1", "threads": "2"}),
                  log=lambda message: None)
-    assert run.manifest["engine"]["options"] == {"zstd_level": "1", "threads": "2"}
+    assert run.manifest.engine.options == {"zstd_level": "1", "threads": "2"}
 
     seed_volume, lvmkit_volume = f"seedr_{unique}", f"lvmkr_{unique}"
     mountpoint = f"/run/lvmkit-test/{seed_volume}"

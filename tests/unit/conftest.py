@@ -60,3 +60,9 @@ def scripted_host():
 def fixture_text():
     """Read a recorded output from tests/fixtures/, e.g. fixture_text("lvm/lvs-lab.json")."""
     return lambda relative: (FIXTURES / relative).read_text()
+
+
+@pytest.fixture
+def shellcheck():
+    """Run shellcheck over the given files, every severity down to style; fails on any finding."""
+    return lambda paths: Host().run(["shellcheck", "--severity=style", *map(str, paths)])

@@ -5,18 +5,20 @@ node_exporter's textfile format; the notify hook. The backups themselves are fak
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 import pytest
 
 from lvmkit import cli
+from lvmkit.archive.manifest import from_json
 from lvmkit.core.errors import CommandError
 from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
 from lvmkit.core.preflight import Check, PreflightError
 from lvmkit.jobs import metrics, notify, requests
 from lvmkit.jobs import runner as runner_module
+from tests.unit.conftest import FIXTURES
 
 
 @dataclass
@@ -24,8 +26,12 @@ class FakePaths:
     final: str
 
 
+RECORDED = from_json((FIXTURES / "manifest" / "single-tar-thick.json").read_text(), "single-tar-thick.json")
+
+
 def fake_run(name: str):
-    manifest = {"bytes_read": 1000, "bytes_written": 400, "snapshot": {"peak_percent": 12.5}}
+    manifest = replace(RECORDED, bytes_read=1000, bytes_written=400,
+                       snapshot=replace(RECORDED.snapshot, peak_percent=12.5))
     return SimpleNamespace(paths=FakePaths(f"/backups/{name}"), manifest=manifest)
 
 

@@ -4,6 +4,7 @@ from dataclasses import replace
 import pytest
 
 from lvmkit.core.errors import CommandError, UsageError
+from lvmkit.lvm.names import parse_lv_spec, validate_lv_name, validate_vg_name
 from lvmkit.lvm.reports import (
     LV_FIELDS,
     PV_FIELDS,
@@ -15,12 +16,9 @@ from lvmkit.lvm.reports import (
     list_lvs,
     list_pvs,
     list_vgs,
-    parse_lv_spec,
     parse_lvs,
     parse_pvs,
     parse_vgs,
-    validate_lv_name,
-    validate_vg_name,
 )
 
 LVS_ARGV = ["lvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-a", "-o", ",".join(LV_FIELDS)]

@@ -4,10 +4,12 @@ the lab by tests/fixtures/record_prune.py), the guards, and the removal plan."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from lvmkit import cli
+from lvmkit.archive.manifest import from_json
 from lvmkit.core.errors import UsageError
 from lvmkit.ops import prune
 from lvmkit.ops.retention import Policy
@@ -96,15 +98,18 @@ def test_plan_declares_every_removal_and_hashes_them():
 
 
 def test_set_facts_of_a_group_set_use_its_members_and_freeze_instant():
-    facts = prune.set_facts({"kind": prune.GROUP_KIND, "name": "g", "members": [{"vg": "vg0", "lv": "b"},
-                             {"vg": "vg0", "lv": "a"}], "freeze_window": {"start_epoch": 1764460800.5}})
+    group = from_json((FIXTURES / "manifest" / "group.json").read_text(), "group.json")
+    members = tuple(replace(member, vg="vg0", lv=lv) for member, lv in zip(group.members, ("b", "a"), strict=True))
+    window = replace(group.freeze_window, start_epoch=1764460800.5)
+    facts = prune.set_facts(replace(group, name="g", members=members, freeze_window=window))
     assert facts.origin == "group:vg0/a+vg0/b" == prune.origin_key(group=["vg0/b", "vg0/a"])
     assert facts.started.isoformat() == "2025-11-30T00:00:00.500000+00:00"
 
 
-def test_set_facts_of_something_else_is_none():
-    assert prune.set_facts({"kind": "something-else"}) is None
-    assert prune.set_facts({"kind": "lvmkit-archive-set", "origin": {"vg": "v", "lv": "l"}}) is None
+def test_set_facts_of_a_set_without_a_readable_time_is_none():
+    single = from_json((FIXTURES / "manifest" / "single-tar-thick.json").read_text(), "single-tar-thick.json")
+    assert prune.set_facts(replace(single, started="yesterday")) is None
+    assert prune.set_facts(replace(single, started="2026-11-30T01:02:03Z")).started.hour == 1
 
 
 def test_prune_cli_without_any_rule_is_refused(capsys):

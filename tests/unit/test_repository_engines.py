@@ -4,6 +4,7 @@ tests/fixtures/record_repository.py) judged into lvmkit's errors."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from lvmkit.archive.engines import ENGINES
 from lvmkit.archive.engines.borg import archive_set_name
 from lvmkit.archive.engines.repository import password_given, with_repository
+from lvmkit.archive.manifest import RepositoryRecord, from_json
 from lvmkit.core.errors import UsageError
 from lvmkit.ops import prune
 from lvmkit.ops.retention import Policy
@@ -150,11 +152,26 @@ def test_password_given_now_refuses_both_sources_and_relative_files():
     assert password_given(None, None) == {}
 
 
+def repository_manifest(engine: str, snapshot: str):
+    """A manifest recorded in the lab (tar's), made a repository engine's."""
+    manifest = from_json((FIXTURES / "manifest" / "single-tar-thick.json").read_text(), "fixture")
+    record = RepositoryRecord(tool=engine, location=OPTIONS[engine]["repository"], id=snapshot, added_bytes=1,
+                              files=1, bytes_processed=1)
+    return replace(manifest, engine=replace(manifest.engine, name=engine, options=OPTIONS[engine]),
+                   repository=record)
+
+
 def repository_item(name: str, day: int, snapshot: str) -> prune.PruneItem:
-    manifest = {"kind": "lvmkit-archive-set", "engine": {"name": "restic", "options": OPTIONS["restic"]},
-                "repository": {"id": snapshot}}
     return prune.PruneItem(f"/backups/{name}", "labvg/ext4vol", datetime(2026, 11, day, tzinfo=timezone.utc),
-                           False, (), "none", *prune.repository_commands(manifest))
+                           False, (), "none", *prune.repository_commands(repository_manifest("restic", snapshot)))
+
+
+def test_manifest_with_a_repository_reads_back_as_written_and_one_without_leaves_it_out():
+    manifest = repository_manifest("borg", "labvg-ext4vol-x")
+    assert from_json(manifest.to_json(), "test") == manifest
+    plain = from_json((FIXTURES / "manifest" / "single-tar-thick.json").read_text(), "fixture")
+    assert plain.repository is None and "repository" not in plain.to_json()
+    assert plain.to_json() == (FIXTURES / "manifest" / "single-tar-thick.json").read_text()
 
 
 def test_prune_plan_forgets_each_repository_snapshot_before_its_set_then_prunes_the_repository_once():
@@ -168,5 +185,5 @@ def test_prune_plan_forgets_each_repository_snapshot_before_its_set_then_prunes_
 
 
 def test_prune_plan_of_sets_without_a_repository_compacts_nothing():
-    manifest = {"kind": "lvmkit-archive-set", "engine": {"name": "tar", "options": {}}}
-    assert prune.repository_commands(manifest) == ((), ())
+    plain = from_json((FIXTURES / "manifest" / "single-tar-thick.json").read_text(), "fixture")
+    assert prune.repository_commands(plain) == ((), ())
