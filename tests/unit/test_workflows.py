@@ -47,7 +47,7 @@ def test_backup_replayed_runs_only_what_its_plan_declares():
     records = backup.execute_run(host, run, the_plan, log=quiet)
     host.assert_done()
     assert_all_declared(records)
-    assert run.manifest["name"] == SET_NAME and run.manifest["archive_sha256"]
+    assert run.manifest.name == SET_NAME and run.manifest.archive_sha256
     assert the_plan.steps[0].title.startswith(f"take the lock of {VG}/pln_a")
     assert the_plan.steps[-1].title == f"release the lock of {VG}/pln_a"
 
@@ -91,7 +91,7 @@ def test_group_backup_replayed_runs_only_what_its_plan_declares():
     records = group.execute_run(host, run, the_plan, log=quiet)
     host.assert_done()
     assert_all_declared(records)
-    assert [m["lv"] for m in run.manifest["members"]] == ["pln_a", "pln_b"]
+    assert [m.lv for m in run.manifest.members] == ["pln_a", "pln_b"]
     freeze = next(s for s in the_plan.steps if s.title.startswith("freeze"))
     assert ["dmsetup", "resume", f"{VG}-pln_a"] in freeze.undo_commands  # its undo is shown too
 
