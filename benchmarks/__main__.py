@@ -31,6 +31,7 @@ from .hashes import hashes_table, measure
 from .native import native_table
 from .overhead import Contender, Race, median_parts, overhead_findings, overhead_table, parts_table, sizes_table
 from .report import Table, render
+from .repositories import kept_repository_section
 from .runbook import runbook_table
 from .targets import Remote, remote_race, remote_table, target_rows, targets_table
 from .workbench import BenchmarkError, Workbench
@@ -105,8 +106,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(baseline, ignore_errors=True)
     command = (COMMAND + (f" --baseline {args.baseline}" if args.baseline else "") + (" --quick" if args.quick else "")
                + (" --targets" if args.targets else ""))
+    repositories = kept_repository_section(args.output)  # measured on its own (benchmarks/repositories.py)
     args.output.write_text(render(intro=INTRO, machine=machine, command=command, tables=tables,
-                                  epilogue=kept + EPILOGUE))
+                                  epilogue=kept + EPILOGUE) + repositories)
     log(f"wrote {args.output}")
     return 0
 

@@ -12,6 +12,9 @@ from .workbench import GUEST_ROOT, MIB, Volume, Workbench
 
 SNAPSHOT = "benchengsnap"
 
+# restic and borg write into a repository: measured on their own (docs/performance.md, "Repository engines").
+SET_ENGINES = [name for name, engine in ENGINES.items() if not engine.repository]
+
 
 @dataclass
 class EngineResult:
@@ -34,14 +37,14 @@ def measure_shape(bench: Workbench, origin: Volume, target: Volume, dest: str, s
                   mib: int, runs: int) -> ShapeResult:
     files, _ = bench.fill(origin, shape, mib)
     used, device = _sizes(bench, origin)
-    result = ShapeResult(shape, files, used, device, engines={name: EngineResult() for name in ENGINES})
+    result = ShapeResult(shape, files, used, device, engines={name: EngineResult() for name in SET_ENGINES})
     snapshot = Volume(origin.vg, SNAPSHOT, origin.fstype)
     mountpoint = f"{GUEST_ROOT}/{SNAPSHOT}"
     bench.run(["lvcreate", "--quiet", "--yes", "--snapshot", "--size", f"{max(device // MIB // 5, 8)}M",
                "--name", SNAPSHOT, origin.spec])
     bench.run(["mkdir", "-p", mountpoint, f"{dest}/engine"])
     try:
-        names = list(ENGINES)
+        names = list(SET_ENGINES)
         for index in range(runs):
             bench.drop_caches()
             result.raw_read.append(bench.timed(["dd", f"if={snapshot.device}", "of=/dev/null", "bs=1M",

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 from lvmkit import __version__, lab, logs
 from lvmkit.archive import signature
 from lvmkit.archive.engines import ENGINES
+from lvmkit.archive.engines.repository import password_given, with_repository
 from lvmkit.core.errors import EXIT_SIGINT, EXIT_SIGTERM, LvmkitError, UsageError
 from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
@@ -73,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="group: a watchdog resumes every member after this, even if lvmkit dies (default 30)")
     backup.add_argument("--dest", required=True, help="directory for the archive set (on the host)")
     backup.add_argument("--engine", default="fsarchiver", help=f"one of: {', '.join(ENGINES)} (default fsarchiver)")
+    backup.add_argument("--repository", default=None, metavar="URL",
+                        help="restic/borg: the repository (a path on the host, sftp:HOST:/PATH or "
+                             "ssh://HOST/PATH); --dest then keeps the set's report, digest and manifest")
+    add_password_options(backup)
     backup.add_argument("--snapshot-size", default=None,
                         help="room for changes while the backup reads: 5G, 512M or 20%%ORIGIN (default 20%%ORIGIN)")
     backup.add_argument("--name", default=None, help="archive set name (default VG-LV-RUNID)")
@@ -104,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--scratch-vg", default=None, help="volume group for the scratch volume (default: the origin's)")
     verify.add_argument("--identity", metavar="FILE", default=None,
                         help="an age identity file on the host, for a set made with --encrypt-to")
+    add_password_options(verify)
     verify.add_argument("--json", action="store_true")
     add_trust(verify)
     add_verbose(verify)
@@ -117,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("--confirm", metavar="VG/LV", help="repeat the --to volume's name to confirm")
     restore.add_argument("--identity", metavar="FILE", default=None,
                         help="an age identity file on the host, for a set made with --encrypt-to")
+    add_password_options(restore)
     restore.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
     restore.add_argument("--json", action="store_true")
     add_trust(restore)
@@ -191,6 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_password_options(parser) -> None:
+    parser.add_argument("--password-file", default=None, metavar="FILE",
+                        help="restic/borg: file on the host holding the repository's password (never the password)")
+    parser.add_argument("--password-command", default=None, metavar="CMD",
+                        help="restic/borg: command on the host that prints the password")
+
+
+def engine_options_of(args) -> dict[str, str]:
+    """--engine-option pairs, with --repository and the password's file or command."""
+    return with_repository(parse_engine_options(args.engine_option), args.repository, args.password_file,
+                           args.password_command)
+
+
 def cmd_status(args, journal: Journal) -> int:
     status = read_status(connect(args.host, journal), vg=args.vg)
     if args.vg and not status.volume_groups:
@@ -214,7 +234,7 @@ def cmd_backup(args, journal: Journal) -> int:
         raise UsageError("hooks go with --group; for one volume, a group of one: --group VG/LV")
     request = backup_module.BackupRequest(
         origin=args.origin, dest=args.dest, engine=args.engine, snapshot_size=args.snapshot_size,
-        name=args.name, engine_options=parse_engine_options(args.engine_option),
+        name=args.name, engine_options=engine_options_of(args),
         keep_snapshot_on_failure=args.keep_snapshot_on_failure, guard=guard, sign_key=args.sign_key,
         encrypt_to=args.encrypt_to,
     )
@@ -241,7 +261,7 @@ def cmd_backup(args, journal: Journal) -> int:
 def backup_group(args, host: Host, guard: GuardSettings) -> int:
     request = group_module.GroupRequest(
         members=group_module.parse_members(args.group), dest=args.dest, engine=args.engine, name=args.name,
-        snapshot_size=args.snapshot_size, engine_options=parse_engine_options(args.engine_option), guard=guard,
+        snapshot_size=args.snapshot_size, engine_options=engine_options_of(args), guard=guard,
         pre_snapshot=Hook.parse("pre-snapshot", args.pre_snapshot, args.hook_timeout),
         post_snapshot=Hook.parse("post-snapshot", args.post_snapshot, args.hook_timeout),
         freeze_timeout_s=args.freeze_timeout, sign_key=args.sign_key,
@@ -273,7 +293,8 @@ def cmd_verify(args, journal: Journal) -> int:
     log = operator_log(args)
     result = verify_module.verify(connect(args.host, journal), args.archive, deep=args.deep, scratch_vg=args.scratch_vg,
                                   log=log, trust=signature.trust_file(args.trust),
-                                  identity=args.identity)
+                                  identity=args.identity,
+                                  password=password_given(args.password_file, args.password_command))
     log.done()
     deep = " (deep)" if args.deep else ""
     if args.json:
@@ -290,7 +311,8 @@ def cmd_restore(args, journal: Journal) -> int:
     host = connect(args.host, journal)
     request = restore_module.RestoreRequest(args.archive, to=args.to, confirm=args.confirm, to_new=args.to_new,
                                             trust=signature.trust_file(args.trust),
-                                            identity=args.identity)
+                                            identity=args.identity,
+                                            password=password_given(args.password_file, args.password_command))
     if args.dry_run:
         run = restore_module.prepare(host, request)
         return show_plan(restore_module.plan(run), run.preflight, args.json)

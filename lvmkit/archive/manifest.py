@@ -131,6 +131,19 @@ class Encryption:
 
 
 @dataclass(frozen=True)
+class RepositoryRecord:
+    """Where a repository engine (restic, borg) put the data, and what the backup added there."""
+
+    tool: str  # "restic" or "borg"
+    location: str  # the repository, as given to the tool
+    id: str  # restic's snapshot id, borg's archive name: what restore, verify and prune name
+    added_bytes: int  # restic's data_added, borg's deduplicated_size
+    files: int
+    bytes_processed: int
+    archive_id: str | None = None  # borg's archive id
+
+
+@dataclass(frozen=True)
 class Manifest(_Document):
     origin: Origin
     filesystem: Filesystem
@@ -145,6 +158,8 @@ class Manifest(_Document):
     archive_sha256: str | None
     layout: LayoutFiles | None = None  # sets before layouts: None
     encryption: Encryption | None = None  # written only when the set is encrypted
+    # A repository engine's snapshot (docs/repositories.md); absent from other manifests.
+    repository: RepositoryRecord | None = None
 
 
 # --- a consistency group's manifest ----------------------------------------------------------
@@ -313,10 +328,11 @@ def _json_type(value) -> str:
 
 def _encode(value):
     if is_dataclass(value):
-        # A field added later with the default None is left out while None: manifests
-        # written before it existed read back and write back byte for byte.
+        # A field added later (it has a default) is left out while it holds its default: a
+        # manifest written before it existed writes back as it was read (digest.algorithm
+        # of old digests; repository, absent but for restic and borg).
         return {f.name: _encode(getattr(value, f.name)) for f in fields(value)
-                if not (f.default is None and getattr(value, f.name) is None)}
+                if f.default is MISSING or getattr(value, f.name) != f.default}
     if isinstance(value, tuple):
         return [_encode(item) for item in value]
     if isinstance(value, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lvmkit.archive.engines.repository import with_repository
 from lvmkit.core.errors import UsageError
 from lvmkit.core.runs import new_run_id
 from lvmkit.lvm.guard import GuardSettings
@@ -28,7 +29,8 @@ def job_origin(settings: dict) -> str:
 
 def backup_request(settings: dict, job: str):
     """A BackupRequest for a volume, a GroupRequest for a group."""
-    options = {key: str(value) for key, value in settings["engine_options"].items()}
+    options = with_repository({key: str(value) for key, value in settings["engine_options"].items()},
+                              settings["repository"], settings["password_file"], settings["password_command"])
     common = dict(dest=settings["dest"], engine=settings["engine"], snapshot_size=settings["snapshot_size"],
                   name=set_name(settings, job), engine_options=options, guard=guard_settings(settings),
                   sign_key=settings["sign_key"])

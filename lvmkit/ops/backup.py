@@ -23,6 +23,7 @@ from lvmkit.archive.archive_set import (
     checksum_argv,
     parse_sums,
     publish_argvs,
+    read_file,
     validate_set_name,
     write_file,
     write_file_argv,
@@ -49,6 +50,7 @@ from lvmkit.archive.manifest import (
     LayoutFiles,
     Manifest,
     Origin,
+    RepositoryRecord,
     Snapshot,
 )
 from lvmkit.core.errors import LvmkitError
@@ -240,12 +242,15 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
         ),
     ]
     read = Step(
-        f"read the snapshot with {engine.name} into {run.archive}",
+        f"read the snapshot with {engine.name} into {_written_to(run)}",
         [private(engine_argv(run))],
         run=lambda host: _read(host, run),
         conditional=[Conditional("the step fails or is interrupted while the engine runs",
                                  ["kill", "-TERM", "--", Slot("-the engine process group")])],
     )
+    if engine.repository:  # a later failure (the snapshot overflowed) must not leave its snapshot there
+        read.undo_commands = [engine.forget_argv(Slot("the new repository snapshot"), run.engine_options)]
+        read.undo = lambda host: _forget_made(host, run)
     steps += [unmount, read] if unmounts_before_reading(engine) else [read, unmount]
     steps += [
         Step("check the snapshot was still valid after the last byte was read",
@@ -365,13 +370,17 @@ def _final_check(host: Host, run: BackupRun) -> None:
 
 
 def _seal(host: Host, run: BackupRun) -> None:
-    paths = run.paths
+    paths, engine = run.paths, run.engine
     sums_text = host.run(checksum_argv(paths.partial, sealed_members(run), tree=run.archive_name == "tree"),
                          private=BULKY).stdout  # rsync: every file
     sums = parse_sums(sums_text)
     archive_bytes = int(host.run(["du", "-sb", "--", run.archive]).stdout.split()[0])
     run.ended = utc_now().isoformat()
     run.manifest = _manifest(run, sums, archive_bytes)
+    if engine.repository:  # what the repository stored is what this backup wrote
+        report = engine.parse_report(read_file(host, run.archive))
+        record = RepositoryRecord(tool=engine.tool, location=run.engine_options["repository"], **report)
+        run.manifest = replace(run.manifest, repository=record, bytes_written=record.added_bytes)
     write_file(host, paths.in_partial(MANIFEST), run.manifest.to_json())
     manifest_sum = host.run(checksum_argv(paths.partial, [MANIFEST])).stdout
     write_file(host, paths.in_partial(SUMS), sums_text + manifest_sum)
@@ -401,6 +410,20 @@ def vgcfgbackup_argv(path: str, vg: str) -> list[str]:
 def _record_layout(host: Host, run: BackupRun) -> None:
     write_file(host, run.paths.in_partial(LAYOUT), json.dumps(run.layout, indent=2, sort_keys=True) + "\n")
     host.run(vgcfgbackup_argv(run.paths.in_partial(VGCFG), run.snapshot.vg), changes=True)
+
+
+def _written_to(run: BackupRun) -> str:
+    if run.engine.repository:
+        return f"the repository {run.engine_options['repository']} (its report: {run.archive})"
+    return run.archive
+
+
+def _forget_made(host: Host, run: BackupRun) -> None:
+    """Forget the repository snapshot this run made, if it made one (its report tells)."""
+    if host.run(["test", "-s", run.archive], check=False).returncode != 0:
+        return  # the tool did not finish: a repository records a snapshot only at its end
+    snapshot = run.engine.parse_report(read_file(host, run.archive))["id"]
+    host.run(run.engine.forget_argv(snapshot, run.engine_options), changes=True, check=False)
 
 
 def _publish(host: Host, run: BackupRun) -> None:

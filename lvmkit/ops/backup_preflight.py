@@ -68,7 +68,8 @@ class Findings:
     device_number: tuple[int, int] | None  # the origin's (major, minor)
 
 
-def probe_queries(vg: str, lv: str, engine: Engine, tools: list[str], paths: ArchiveSetPaths | None) -> list[Query]:
+def probe_queries(vg: str, lv: str, engine: Engine, tools: list[str], paths: ArchiveSetPaths | None,
+                  engine_options: dict[str, str] | None = None) -> list[Query]:
     """The batch a backup's preflight sends; `paths` None: a group member (the group checks the destination)."""
     device = f"/dev/{vg}/{lv}"
     queries = [
@@ -92,6 +93,8 @@ def probe_queries(vg: str, lv: str, engine: Engine, tools: list[str], paths: Arc
     queries += [Query(f"version{index}", argv) for index, argv in enumerate(_version_argvs(engine))]
     if paths is not None:
         queries.append(Query("dest", destination_probe_argv(paths)))
+    if engine.repository:  # opened with its password now: a wrong one fails before any snapshot
+        queries.append(Query("repository", engine.probe_argv(engine_options or {})))
     return queries
 
 
@@ -114,7 +117,8 @@ def all_tools(engine: Engine) -> list[str]:
 def run_preflight(host: Host, request, engine: Engine, vg: str, lv: str, paths: ArchiveSetPaths,
                   run_id: str, *, in_group: bool) -> Findings:
     """Ask everything in one batch, judge each answer; raise PreflightError if a check fails."""
-    answers = run_batch(host, probe_queries(vg, lv, engine, all_tools(engine), None if in_group else paths))
+    answers = run_batch(host, probe_queries(vg, lv, engine, all_tools(engine), None if in_group else paths,
+                                            request.engine_options))
     checks = Preflight()
     checks.add(root_check_from(answers["uid"].stdout, "LVM snapshots need root"))
     volumes, group = _volumes(host, vg, answers, checks)
@@ -166,6 +170,8 @@ def run_preflight(host: Host, request, engine: Engine, vg: str, lv: str, paths: 
     if not in_group:
         check_destination(host, checks, paths, engine, expected, answers["dest"],
                           origins=[(f"{vg}/{lv}", device_number)])
+    if engine.repository and not missing:
+        check_repository(engine, request.engine_options, answers["repository"], checks)
     checks.raise_if_failed()
     version = answers[f"version{_version_argvs(engine).index(engine.version_argv(fstype))}"]
     return Findings(checks, origin, filesystem, holder, snapshot, vg_free_extents, origin_mounts, expected,
@@ -274,8 +280,9 @@ def check_destination(host: Host, checks: Preflight, paths: ArchiveSetPaths, eng
         checks.add(Check("room at the destination", free > 0, f"{human(free)} free; the origin is not mounted, "
                          "so its used size is unknown until the snapshot is read"))
         return
-    # A plausible archive: the data read, halved where the engine compresses it.
-    plausible = expected // 2 if engine.compresses else expected
+    # A plausible archive: the data read, halved where the engine compresses it; a
+    # repository engine leaves only its report in the set.
+    plausible = 0 if engine.repository else expected // 2 if engine.compresses else expected
     ok = free >= plausible
     checks.add(Check("room at the destination", ok,
                      f"{human(free)} free for an archive of about {human(plausible)}" if ok else
@@ -297,6 +304,13 @@ def _not_on_an_origin(dest: str, devno: str, origins: list[tuple[str, tuple[int,
                                       f"choose a --dest on another filesystem")
     return Check(name, True, f"{dest} is on device {device[0]}:{device[1]}, not on "
                              f"{', '.join(origin for origin, _ in origins) or 'a member'}")
+
+
+def check_repository(engine: Engine, options: dict[str, str], probed: CommandResult, checks: Preflight) -> None:
+    location = engine.resolve_options(options)["repository"]
+    problem = engine.judge_probe(probed.returncode, probed.stdout + probed.stderr)
+    checks.add(Check("repository opens with its password", problem is None,
+                     f"{engine.name} repository {location}" if problem is None else f"{location}: {problem}"))
 
 
 def missing_message(missing: list[str]) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from lvmkit.archive.engines import get_engine
 from lvmkit.archive.manifest import GroupManifest, Manifest
 from lvmkit.core.host import Host
 from lvmkit.core.paths import target_path
@@ -68,6 +69,10 @@ class PruneItem:
     keep: bool
     reasons: tuple[str, ...]
     verification: str  # "passed", "failed" or "none"
+    # A repository engine's set: its snapshot is forgotten before the set is removed, and
+    # the repository then compacted (restic forget ID + prune, borg delete + compact).
+    forget: tuple[str, ...] = ()
+    compact: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return {"path": self.path, "origin": self.origin, "started": self.started.isoformat(),
@@ -137,6 +142,7 @@ def _decide_origin(origin: str, sets: list[tuple[ListedSet, SetFacts]], policy: 
                    prune_failed: bool) -> list[PruneItem]:
     outcome = {listed.path: _verification(listed) for listed, _ in sets}
     started = {listed.path: facts.started for listed, facts in sets}
+    manifests = {listed.path: listed.manifest for listed, _ in sets}
     ruled = [Candidate(path, started[path]) for path in started if outcome[path] != "failed"]
     decisions: dict[str, Decision] = {d.key: d for d in apply_policy(ruled, policy)}
     verified = sorted((p for p in ruled if outcome[p.key] == "passed"), key=lambda c: c.time)
@@ -149,8 +155,18 @@ def _decide_origin(origin: str, sets: list[tuple[ListedSet, SetFacts]], policy: 
             keep, reasons = decisions[path].keep, decisions[path].reasons
             if path == newest_verified:
                 keep, reasons = True, (*reasons, NEWEST_VERIFIED)
-        items.append(PruneItem(path, origin, started[path], keep, reasons, outcome[path]))
+        items.append(PruneItem(path, origin, started[path], keep, reasons, outcome[path],
+                               *repository_commands(manifests[path])))
     return items
+
+
+def repository_commands(manifest: Manifest | GroupManifest) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """How to forget a repository set's snapshot and compact its repository; () for other sets."""
+    if not isinstance(manifest, Manifest) or manifest.repository is None:
+        return (), ()
+    engine = get_engine(manifest.engine.name)
+    options = manifest.engine.options
+    return (tuple(engine.forget_argv(manifest.repository.id, options)), tuple(engine.compact_argv(options)))
 
 
 def removal_argvs(path: str) -> list[list[str]]:
@@ -163,7 +179,12 @@ def removal_argvs(path: str) -> list[list[str]]:
 def plan(decision: PruneDecision) -> Plan:
     steps = [Step(f"remove {item.path} ({item.origin}, {item.started.isoformat()}): "
                   f"{', '.join(item.reasons) or 'kept by no rule'}",
-                  removal_argvs(item.path)) for item in decision.removed]
+                  # the repository's snapshot first: a set is removed only once its data is let go
+                  ([list(item.forget)] if item.forget else []) + removal_argvs(item.path))
+             for item in decision.removed]
+    compactions = list(dict.fromkeys(item.compact for item in decision.removed if item.compact))
+    steps += [Step(f"give back the room of the forgotten snapshots in the repository ({argv[0]})", [list(argv)])
+              for argv in compactions]
     return Plan(f"prune {decision.directory} ({decision.policy.describe()})", steps,
                 facts={"kept": [item.path for item in decision.items if item.keep]})
 

@@ -37,6 +37,7 @@ from lvmkit.lvm.lock_steps import lock_steps
 from lvmkit.lvm.names import parse_lv_spec
 from lvmkit.lvm.reports import get_lv, list_vgs
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours, run_tag
+from lvmkit.ops.backup_preflight import check_repository
 
 RESTORED_TAG = "lvmkit-restored"  # not "lvmkit": cleanup must never take a restored volume
 
@@ -51,6 +52,8 @@ class RestoreRequest:
     trust: str | None = None  # allowed_signers on the controller: the set must be signed by one of them
     in_group: bool = False  # a group's member set: the group's signature covers it
     identity: str | None = None  # an age identity on the target, for a set made with --encrypt-to
+    # A repository engine's password_file or password_command, instead of the manifest's.
+    password: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         target_path(self.archive, "archive set")
@@ -90,11 +93,26 @@ class RestoreRun:
 
     @property
     def archive(self) -> str:
+        """What the engine restores: the archive in the set, or the repository snapshot's id."""
+        if self.engine.repository:
+            return self.manifest.repository.id
         return f"{self.request.archive.rstrip('/')}/{self.manifest.engine.archive}"
 
     @property
     def digest_path(self) -> str:
         return f"{self.request.archive.rstrip('/')}/{self.manifest.digest.file}"
+
+    @property
+    def engine_options(self) -> dict[str, str]:
+        return engine_options(self.manifest, self.request.password)
+
+
+def engine_options(manifest: Manifest, password: dict[str, str]) -> dict[str, str]:
+    """The options the archive was made with; a password given now replaces the recorded one."""
+    options = dict(manifest.engine.options)
+    if password:
+        options.update({"password_file": "", "password_command": "", **password})
+    return options
 
 
 def checksums_argv(archive_set: str) -> list[str]:
@@ -193,6 +211,9 @@ def prepare(host: Host, request: RestoreRequest, run_id: str | None = None) -> R
     checks.add(Check("tools installed", not missing, "all found" if not missing else f"missing: {', '.join(missing)}"))
     if manifest.encryption and not missing:
         check_decryption(host, request.archive, manifest, request.identity, checks)
+    if engine.repository and not missing:  # the repository there, and the password right, before anything changes
+        options = engine_options(manifest, request.password)
+        check_repository(engine, options, host.run(engine.probe_argv(options), check=False), checks)
     needed = manifest.filesystem.size_bytes
 
     if request.to:
@@ -210,7 +231,7 @@ def prepare(host: Host, request: RestoreRequest, run_id: str | None = None) -> R
 
 def plan(run: RestoreRun) -> Plan:
     engine, mp, device, fstype = run.engine, run.mountpoint, run.device, run.fstype
-    options = run.manifest.engine.options
+    options = run.engine_options
     steps = []
     if run.create:
         kind = LVMKIT_TAG if run.request.scratch else RESTORED_TAG

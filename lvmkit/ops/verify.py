@@ -23,7 +23,7 @@ from lvmkit.core.plan import Step, acting, default_log
 from lvmkit.core.preflight import Check, Preflight
 from lvmkit.core.runs import new_run_id
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours
-from lvmkit.ops.restore import RestoreRequest, check_archive, check_decryption, read_digest
+from lvmkit.ops.restore import RestoreRequest, check_archive, check_decryption, engine_options, read_digest
 from lvmkit.ops.restore import restore as restore_archive
 
 
@@ -45,23 +45,25 @@ class VerifyResult:
 
 def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str | None = None,
            log=None, run_id: str | None = None, trust: str | None = None, in_group: bool = False,
-           identity: str | None = None) -> VerifyResult:
-    """`trust`: an allowed_signers file on the controller (lvmkit.archive.signature.trust_file)."""
+           identity: str | None = None, password: dict[str, str] | None = None) -> VerifyResult:
+    """`trust`: an allowed_signers file on the controller (lvmkit.archive.signature.trust_file);
+    `password`: a repository engine's password_file or password_command, instead of the manifest's."""
     target_path(archive_set, "archive set")
     checks = Preflight()
     manifest = check_archive(host, archive_set, checks, trust, in_group)
     if isinstance(manifest, GroupManifest):
-        _members(host, archive_set, manifest, checks, deep, scratch_vg, log)
+        _members(host, archive_set, manifest, checks, deep, scratch_vg, log, password or {})
     elif manifest is not None and manifest.encryption and identity is None:
         _encrypted_without_identity(archive_set, manifest, checks, deep)
     elif manifest is not None:
         if manifest.encryption:
             check_decryption(host, archive_set, manifest, identity, checks)
         if checks.passed:
-            _engine_test(host, archive_set, manifest, checks, identity)
+            _engine_test(host, archive_set, manifest, checks, identity, password or {})
             _digest_matches_manifest(host, archive_set, manifest, checks, identity)
         if deep and checks.passed:
-            _deep(host, archive_set, manifest, scratch_vg, checks, log, run_id or new_run_id(), identity)
+            _deep(host, archive_set, manifest, scratch_vg, checks, log, run_id or new_run_id(), identity,
+                  password or {})
     result = VerifyResult(archive_set, checks, deep, utc_now().isoformat())
     if manifest is not None:
         path = f"{archive_set.rstrip('/')}/{VERIFICATION}"
@@ -71,11 +73,11 @@ def verify(host: Host, archive_set: str, *, deep: bool = False, scratch_vg: str 
 
 
 def _members(host: Host, archive_set: str, manifest: GroupManifest, checks: Preflight, deep: bool,
-             scratch_vg: str | None, log) -> None:
+             scratch_vg: str | None, log, password: dict[str, str]) -> None:
     """A group's set: each member's set is verified as a set of its own."""
     for member in manifest.members:
         result = verify(host, f"{archive_set.rstrip('/')}/{member.archive_set}", deep=deep,
-                        scratch_vg=scratch_vg, log=log, in_group=True)
+                        scratch_vg=scratch_vg, log=log, in_group=True, password=password)
         for check in result.checks.checks:
             checks.add(replace(check, name=f"{member.vg}/{member.lv}: {check.name}"))
 
@@ -91,11 +93,14 @@ def _encrypted_without_identity(archive_set: str, manifest: Manifest, checks: Pr
                                                  "the digest needs --identity FILE"))
 
 
-def _engine_test(host: Host, archive_set: str, manifest: Manifest, checks: Preflight, identity: str | None) -> None:
+def _engine_test(host: Host, archive_set: str, manifest: Manifest, checks: Preflight, identity: str | None,
+                 password: dict[str, str]) -> None:
     engine = get_engine(manifest.engine.name)
-    archive = f"{archive_set.rstrip('/')}/{manifest.engine.archive}"
-    argv = (decrypt_argv(identity, archive, engine.verify_argv(STREAM_IN, manifest.filesystem.type))
-            if manifest.encryption else engine.verify_argv(archive, manifest.filesystem.type))
+    # a repository engine's snapshot is named by its id, and opened with the recorded password
+    archive = manifest.repository.id if engine.repository else f"{archive_set.rstrip('/')}/{manifest.engine.archive}"
+    options = engine_options(manifest, password) if engine.repository else None
+    argv = (decrypt_argv(identity, archive, engine.verify_argv(STREAM_IN, manifest.filesystem.type, options))
+            if manifest.encryption else engine.verify_argv(archive, manifest.filesystem.type, options))
     # its stdout is a list of every file (tar --list) or every block's progress: bulky
     result = host.run(argv, check=False, private=BULKY)
     tail = (result.stderr or result.stdout).strip()[-400:]
@@ -117,13 +122,13 @@ def _digest_matches_manifest(host: Host, archive_set: str, manifest: Manifest, c
 
 
 def _deep(host: Host, archive_set: str, manifest: Manifest, scratch_vg: str | None, checks: Preflight, log,
-          run_id: str, identity: str | None) -> None:
+          run_id: str, identity: str | None, password: dict[str, str]) -> None:
     vg = scratch_vg or manifest.origin.vg
     name = f"lvmkit-verify-{run_id}"  # the run's id: a replayed or approved run names it alike
     try:
         # The set's own checks (signature included) passed above: the scratch restore is a member's or its own.
         run = restore_archive(host, RestoreRequest(archive_set, to_new=f"{vg}/{name}", scratch=True, in_group=True,
-                                                   identity=identity), log=log, run_id=run_id)
+                                                   identity=identity, password=password), log=log, run_id=run_id)
         checks.add(Check("deep: restored content equals the archived digest", run.comparison.equal,
                          run.comparison.summary()))
     except LvmkitError as error:

@@ -17,6 +17,7 @@ from lvmkit.core.declared import UndeclaredCommand
 from lvmkit.core.plan import StepRecord
 from lvmkit.jobs import cli as jobs_cli
 from lvmkit.ops import backup, cleanup, group, prune, restore, verify
+from lvmkit.ops.retention import Policy
 from lvmkit.runbooks import approval, planning, steps
 from lvmkit.runbooks.catalog import find
 from tests.fixtures.record_workflows import (
@@ -24,6 +25,11 @@ from tests.fixtures.record_workflows import (
     FORGED,
     PRUNE_DEST,
     PRUNE_POLICY,
+    RESTIC,
+    RESTIC_DEST,
+    RESTIC_POLICY,
+    RESTIC_RESTORED,
+    RESTIC_SET,
     RESTORED,
     RUN_IDS,
     SET_NAME,
@@ -32,6 +38,7 @@ from tests.fixtures.record_workflows import (
     config_path,
     group_request,
     record_job,
+    restic_request,
 )
 from tests.unit.replay import ReplayHost
 
@@ -229,3 +236,43 @@ def test_job_check_asks_the_recorded_preflight_and_changes_nothing(tmp_path, mon
     assert "1 of 1 jobs ready" in capsys.readouterr().out
     first_change = next(i for i, entry in enumerate(ReplayHost.of("job").recording) if entry["changes_state"])
     assert len(host.executed) == first_change, "every query before the job's first change, and nothing else"
+
+
+# --- restic: a backup into a repository, its restore, and a prune that forgets by id ----
+
+
+def test_restic_backup_replayed_runs_only_what_its_plan_declares_and_names_no_password():
+    host = ReplayHost.of("restic_backup")
+    run = backup.prepare(host, restic_request(), RUN_IDS["restic_backup"], log=quiet)
+    the_plan = backup.plan(run)
+    records = backup.execute_run(host, run, the_plan, log=quiet)
+    host.assert_done()
+    assert_all_declared(records)
+    assert run.manifest.repository.location == RESTIC["repository"] and run.manifest.repository.id
+    assert run.manifest.bytes_written == run.manifest.repository.added_bytes
+    read = next(s for s in the_plan.steps if s.title.startswith("read the snapshot"))
+    assert "--password-file" in read.commands[0] and read.undo_commands[0][-2] == "forget"
+    password = "pln-rec-password"
+    assert not any(password in word for entry in host.executed for word in entry)
+
+
+def test_restic_restore_replayed_is_proved_by_the_content_digest():
+    host = ReplayHost.of("restic_restore")
+    run = restore.prepare(host, restore.RestoreRequest(RESTIC_SET, to_new=f"{VG}/{RESTIC_RESTORED}"),
+                          RUN_IDS["restic_restore"])
+    records = restore.execute_run(host, run, restore.plan(run), log=quiet)
+    host.assert_done()
+    assert_all_declared(records)
+    assert run.comparison.equal, run.comparison.summary()
+
+
+def test_restic_prune_replayed_forgets_the_snapshot_before_the_set_and_prunes_once():
+    host = ReplayHost.of("restic_prune")
+    decision = prune.decide(host, RESTIC_DEST, Policy(**RESTIC_POLICY))
+    the_plan = prune.plan(decision)
+    records = prune.remove(host, decision, log=quiet)
+    host.assert_done()
+    assert_all_declared(records)
+    assert [item.path for item in decision.removed] == [RESTIC_SET]
+    assert the_plan.steps[0].commands[0][-2] == "forget" and the_plan.steps[-1].commands == [
+        ["restic", "--repo", RESTIC["repository"], "--password-file", RESTIC["password_file"], "prune"]]

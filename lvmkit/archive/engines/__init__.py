@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from lvmkit.archive.engines.base import Engine, EngineOption
+from lvmkit.archive.engines.borg import BorgEngine
 from lvmkit.archive.engines.dar import DarEngine
 from lvmkit.archive.engines.dd import DdEngine
 from lvmkit.archive.engines.fsarchiver import FsarchiverEngine
 from lvmkit.archive.engines.partclone import PartcloneEngine
+from lvmkit.archive.engines.restic import ResticEngine
 from lvmkit.archive.engines.rsync import RsyncEngine
 from lvmkit.archive.engines.tar import TarEngine
 from lvmkit.core.errors import UsageError
@@ -16,6 +18,7 @@ ENGINES: dict[str, Engine] = {
     engine.name: engine
     for engine in (
         FsarchiverEngine(), TarEngine(), DarEngine(), RsyncEngine(), DdEngine(), PartcloneEngine(),
+        ResticEngine(), BorgEngine(),  # repositories: the set holds their report (engines.repository)
     )
 }
 

@@ -40,6 +40,9 @@ class Engine:
     # so the engine reads what the content digest has just read from the page cache.
     reads_through_existing_mount: bool = False
     compresses: bool = True  # sizes the room preflight asks for at the destination
+    # True: the data goes into a restic or borg repository, the archive set holds the tool's
+    # report of the backup (engines.repository); restore and verify address it by its id.
+    repository: bool = False
     options: tuple[EngineOption, ...] = ()
     filesystems: tuple[str, ...] = ("ext2", "ext3", "ext4", "xfs")
     # The archive path that makes backup_argv write the archive to its stdout (--encrypt-to
@@ -59,7 +62,7 @@ class Engine:
     def backup_argv(self, source: str, archive: str, fstype: str, options: dict[str, str]) -> list[str]:
         raise NotImplementedError
 
-    def verify_argv(self, archive: str, fstype: str) -> list[str]:
+    def verify_argv(self, archive: str, fstype: str, options: dict[str, str] | None = None) -> list[str]:
         """Reads the whole archive and fails if the engine finds it damaged."""
         raise NotImplementedError
 

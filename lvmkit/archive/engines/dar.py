@@ -59,7 +59,7 @@ class DarEngine(Engine):
             *NON_INTERACTIVE,
         ]
 
-    def verify_argv(self, archive: str, fstype: str) -> list[str]:
+    def verify_argv(self, archive: str, fstype: str, options: dict[str, str] | None = None) -> list[str]:
         # -t reads every file's data, EA and FSA and checks their CRCs, and the CRCs of the
         # archive's own structure (header, catalogue).
         return ["dar", "-t", basename(archive), *NON_INTERACTIVE]

@@ -72,7 +72,7 @@ class DdEngine(Engine):
             chosen["zstd_level"], chosen["threads"],
         )
 
-    def verify_argv(self, archive: str, fstype: str) -> list[str]:
+    def verify_argv(self, archive: str, fstype: str, options: dict[str, str] | None = None) -> list[str]:
         # Decompresses everything and checks the content checksum written by --check.
         return ["zstd", "--test", "--quiet", absolute(archive, "archive")]
 

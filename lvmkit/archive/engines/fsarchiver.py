@@ -64,7 +64,7 @@ class FsarchiverEngine(Engine):
             "savefs", absolute(archive, "archive"), absolute(source, "snapshot device"),
         ]
 
-    def verify_argv(self, archive: str, fstype: str) -> list[str]:
+    def verify_argv(self, archive: str, fstype: str, options: dict[str, str] | None = None) -> list[str]:
         # fsarchiver has no test mode: archinfo reads and checks the archive's headers only,
         # not the file data. The data is covered by fsarchiver's per-block checksums when it
         # restores, by the archive set's SHA256SUMS, and by the deep verify (a restore onto

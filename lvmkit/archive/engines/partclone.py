@@ -97,7 +97,7 @@ class PartcloneEngine(Engine):
             chosen["zstd_level"], chosen["threads"],
         )
 
-    def verify_argv(self, archive: str, fstype: str) -> list[str]:
+    def verify_argv(self, archive: str, fstype: str, options: dict[str, str] | None = None) -> list[str]:
         require_filesystem(self, fstype)
         return bash_pipeline(VERIFY_SCRIPT, absolute(archive, "archive"))
 

@@ -55,7 +55,7 @@ class RsyncEngine(Engine):
             with_slash(absolute(archive, "archive directory")),
         ]
 
-    def verify_argv(self, archive: str, fstype: str) -> list[str]:
+    def verify_argv(self, archive: str, fstype: str, options: dict[str, str] | None = None) -> list[str]:
         # A tree has no checksums of its own and at verify time there is no source to
         # compare with: read every file (sha256sum fails on an unreadable one; find then
         # exits non-zero, as it does for an unreadable directory). Changed bytes are found

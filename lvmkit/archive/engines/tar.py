@@ -64,7 +64,7 @@ class TarEngine(Engine):
             ".",  # members named ./path, so extract -C TARGET recreates the tree as it was
         ]
 
-    def verify_argv(self, archive: str, fstype: str) -> list[str]:
+    def verify_argv(self, archive: str, fstype: str, options: dict[str, str] | None = None) -> list[str]:
         # Listing decompresses the whole stream: zstd checks its frame checksum and tar
         # every header; damage fails either. --index-file: the listing itself is not wanted.
         return [
