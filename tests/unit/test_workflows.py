@@ -45,15 +45,6 @@ from tests.unit.replay import ReplayHost
 SET_PATH = f"{DEST}/{SET_NAME}"
 
 
-# The group and deep-verify recordings could not be redone for h-durable's new commands (the
-# publish's flushes, 0700 run dirs, the ownership and device probes, the metadata-dirs check,
-# the restore's re-check under the lock): under eight labs' load the recorder's group freeze
-# outlasted its watchdog three times (30 s, 120 s, 120 s). strict: re-recording makes them
-# pass, and then these markers must go.
-NOT_RE_RECORDED = pytest.mark.xfail(strict=True, reason="group.jsonl and verify.jsonl predate h-durable's commands: "
-                                    "re-record with python -m tests.fixtures.record_workflows group verify")
-
-
 def quiet(message: str) -> None:
     pass
 
@@ -107,7 +98,6 @@ def test_restore_replayed_runs_only_what_its_plan_declares():
     assert run.comparison.equal
 
 
-@NOT_RE_RECORDED
 def test_group_backup_replayed_runs_only_what_its_plan_declares():
     host = ReplayHost.of("group")
     run = group.prepare(host, group_request(), quiet, run_id=RUN_IDS["group"])
@@ -120,7 +110,6 @@ def test_group_backup_replayed_runs_only_what_its_plan_declares():
     assert ["dmsetup", "resume", f"{VG}-pln_a"] in freeze.undo_commands  # its undo is shown too
 
 
-@NOT_RE_RECORDED
 def test_deep_verify_replayed_runs_nothing_outside_a_plan():
     host = ReplayHost.of("verify")
     result = verify.verify(host, SET_PATH, deep=True, run_id=RUN_IDS["verify"], log=quiet)
@@ -150,7 +139,6 @@ def group_values() -> dict:
     return {"members": f"{VG}/pln_a,{VG}/pln_b", "dest": DEST, "name": "pln-group"}
 
 
-@NOT_RE_RECORDED
 def test_group_backup_plan_is_computed_again_alike_for_its_approved_run_id(tmp_path):
     book = find("group-backup")
     approved_plan, preflight = planning.compute("group-backup", ReplayHost.of("group"), group_values(), RUN_IDS["group"])
@@ -165,7 +153,6 @@ def test_group_backup_plan_is_computed_again_alike_for_its_approved_run_id(tmp_p
     assert any(s.title.startswith("freeze") for s in again.steps)
 
 
-@NOT_RE_RECORDED
 def test_group_backup_plan_with_another_run_id_is_refused():
     approved_plan, preflight = planning.compute("group-backup", ReplayHost.of("group"), group_values(), RUN_IDS["group"])
     kept = approval.new_record("group-backup", "x", "replay", group_values(), RUN_IDS["group"], approved_plan,
@@ -193,8 +180,7 @@ PREPARES = {
 PLANS = {"backup": backup.plan, "restore": restore.plan, "group": group.plan}
 
 
-@pytest.mark.parametrize("workflow", [pytest.param(name, marks=NOT_RE_RECORDED) if name == "group" else name
-                                      for name in sorted(PREPARES)])
+@pytest.mark.parametrize("workflow", sorted(PREPARES))
 def test_prepare_asks_exactly_the_recorded_queries_and_plan_asks_none(workflow):
     host = ReplayHost.of(workflow)
     run = PREPARES[workflow](host)
