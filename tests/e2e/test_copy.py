@@ -123,6 +123,8 @@ def test_copy_killed_midway_resumes_and_damage_is_refused_at_arrival(lvm_host, c
     assert local_sha256_check(copies / name).returncode == 0
 
 
+# full: the staging path adds a second transfer; the default tier copies to the controller and resumes
+@pytest.mark.full
 def test_copy_over_ssh_to_a_second_host_goes_through_staging(lvm_host, controller, source_set, backup_store,
                                                               unique, tmp_path):
     second = dataclasses.replace(lvm_host)  # the guest again, as a second, separate SSH host

@@ -75,6 +75,8 @@ def test_tar_encrypted_as_written_verifies_without_key_and_restores_only_with_th
     assert_no_leftovers(lvm_host, dest)
 
 
+# full: the default tier proves a file engine (tar); this is the block engine
+@pytest.mark.full
 def test_partclone_encrypted_verifies_deep_with_the_identity(lvm_host, keys, origin, dest):
     run = backup(lvm_host, BackupRequest(origin=f"{origin['vg']}/{origin['lv']}", dest=dest, engine="partclone",
                                          encrypt_to=keys["recipients"]), log=lambda m: None)

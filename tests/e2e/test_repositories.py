@@ -133,6 +133,8 @@ def test_restic_two_backups_deduplicate_restore_proved_verify_and_prune_by_id(
     assert_no_leftovers(lvm_host, dest)
 
 
+# full: its own sshd and a second repository; the default tier keeps restic local and borg
+@pytest.mark.full
 def test_restic_over_sftp_on_the_guests_own_loopback_backs_up_and_checks(
         lvm_host, dest, loopback_sftp, password_file, backup_store):
     repository = f"{backup_store}/restic-sftp"
