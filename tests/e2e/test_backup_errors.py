@@ -71,7 +71,7 @@ def test_backup_with_missing_destination_says_create_it(lvm_host):
 
 
 def test_backup_with_read_only_destination_is_refused(lvm_host, dest):
-    lvm_host.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "lvmkit-test-ro", dest], changes=True)
+    lvm_host.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m,mode=0700", "lvmkit-test-ro", dest], changes=True)
     try:
         with pytest.raises(PreflightError, match="is read-only: choose a writable --dest"):
             backup(lvm_host, BackupRequest(origin=f"{LAB_VG}/ext4vol", dest=dest), **QUIET)
@@ -81,7 +81,7 @@ def test_backup_with_read_only_destination_is_refused(lvm_host, dest):
 
 
 def test_backup_with_full_destination_is_refused_before_the_snapshot(lvm_host, dest):
-    lvm_host.run(["mount", "-t", "tmpfs", "-o", "size=1m", "lvmkit-test-full", dest], changes=True)
+    lvm_host.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "lvmkit-test-full", dest], changes=True)
     try:
         with pytest.raises(PreflightError, match=r"free, an archive of about .* is likely"):
             backup(lvm_host, BackupRequest(origin=f"{LAB_VG}/ext4vol", dest=dest), **QUIET)
@@ -93,7 +93,8 @@ def test_backup_with_full_destination_is_refused_before_the_snapshot(lvm_host, d
 def test_backup_with_destination_filling_up_midway_removes_partial_archive_and_snapshot(lvm_host, dest, unique):
     before = origin_checksum(lvm_host)
     # Room for the preflight's estimate, then something else takes it while the engine writes.
-    lvm_host.run(["mount", "-t", "tmpfs", "-o", "size=40m", "lvmkit-test-fills", dest], changes=True)
+    # mode=0700: a tmpfs is 1777 by default, and a destination writable by others is refused.
+    lvm_host.run(["mount", "-t", "tmpfs", "-o", "size=40m,mode=0700", "lvmkit-test-fills", dest], changes=True)
     name = f"fills-{unique}"
     # Waits until rsync has begun writing the archive, then takes the room that was left.
     fill = 'until [ -e "$1/.$2.partial/tree" ]; do sleep 0.2; done; head -c 38m /dev/zero > "$1/other-program"'
