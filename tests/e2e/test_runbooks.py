@@ -168,7 +168,8 @@ def test_backup_runbook_runs_the_approved_plan_and_records_every_command(lvm_hos
     archive = f"{dest}/{manifest['name']}"
     assert json.loads(lvm_host.run(["cat", f"{archive}/manifest.json"]).stdout) == manifest
     lvm_host.run(["env", f"--chdir={archive}", "sha256sum", "--check", "--strict", "SHA256SUMS"])
-    sums = lvm_host.run(["env", f"--chdir={archive}", "sha256sum", "filesystem.fsa", "digest.json"]).stdout
+    assert {"filesystem.fsa", "digest.json", "layout.json", "vgcfgbackup.txt"} <= set(manifest["checksums"])
+    sums = lvm_host.run(["env", f"--chdir={archive}", "sha256sum", "--", *sorted(manifest["checksums"])]).stdout
     assert {line.split()[1]: line.split()[0] for line in sums.splitlines()} == manifest["checksums"]
     digest = lvm_host.run(["cat", f"{archive}/digest.json"]).stdout
     assert manifest["digest"]["files"] > 500
