@@ -53,7 +53,7 @@ def test_tar_encrypted_as_written_verifies_without_key_and_restores_only_with_th
                                          encrypt_to=keys["recipients"]), log=lambda m: None)
     archive_set = run.paths.final
     assert sorted(lvm_host.run(["ls", "-A", archive_set]).stdout.split()) == [
-        "SHA256SUMS", "digest.json.age", "filesystem.tar.zst.age", "manifest.json"]
+        "SHA256SUMS", "digest.json.age", "filesystem.tar.zst.age", "layout.json", "manifest.json", "vgcfgbackup.txt"]
     assert lvm_host.run(["head", "-c", "21", f"{archive_set}/filesystem.tar.zst.age"]).stdout == "age-encryption.org/v1"
     assert SECRET_NAME not in clear_files(lvm_host, archive_set), "no path name in a clear file"
     manifest = json.loads(lvm_host.run(["cat", f"{archive_set}/manifest.json"]).stdout)

@@ -119,7 +119,7 @@ def test_restic_two_backups_deduplicate_restore_proved_verify_and_prune_by_id(
     assert second.manifest.bytes_written == added[1]
     assert restic_snapshots(lvm_host, options) == sorted(r.manifest.repository.id for r in (first, second))
     assert sorted(lvm_host.run(["ls", second.paths.final]).stdout.split()) == [
-        "SHA256SUMS", "digest.json", "manifest.json", "restic.json"]  # the set holds no data
+        "SHA256SUMS", "digest.json", "layout.json", "manifest.json", "restic.json", "vgcfgbackup.txt"]  # no data
 
     assert_restored_and_proved(lvm_host, second.paths.final, new_volume)
     checked = verify(lvm_host, second.paths.final)
