@@ -364,15 +364,18 @@ def read_digest_argv(archive_set: str, manifest: Manifest, identity: str | None)
 
 
 def read_digest(host: Host, archive_set: str, manifest: Manifest, identity: str | None) -> ContentDigest:
-    """The archived content digest; an encrypted one decrypted with the identity (never to disk)."""
+    """The archived content digest, checked against the manifest; an encrypted one decrypted
+    with the identity (never to disk)."""
     path = f"{archive_set.rstrip('/')}/{manifest.digest.file}"
-    if not manifest.encryption:
-        digest = ContentDigest.from_json(read_file(host, path, bulky=True))
-        if digest.sha256 != manifest.digest.sha256:  # checked in the preflight; it may have changed since
-            raise ArchiveError(f"{path} changed since the preflight: it hashes to {digest.sha256}, the manifest "
-                               f"recorded {manifest.digest.sha256}; the restore is not proved")
-        return digest
-    return ContentDigest.from_json(decrypt_text(host, identity, path, list(manifest.encryption.recipients)))
+    if manifest.encryption:
+        text = decrypt_text(host, identity, path, list(manifest.encryption.recipients))
+    else:
+        text = read_file(host, path, bulky=True)
+    digest = ContentDigest.from_json(text)
+    if digest.sha256 != manifest.digest.sha256:  # checked in the preflight; it may have changed since
+        raise ArchiveError(f"{path} changed since the preflight: its digest hashes to {digest.sha256}, the "
+                           f"manifest recorded {manifest.digest.sha256}; the restore is not proved")
+    return digest
 
 
 def check_decryption(host: Host, archive_set: str, manifest: Manifest, identity: str | None,

@@ -140,7 +140,8 @@ def encrypted_set(directory: Path) -> str:
     base = from_json((FIXTURES / "manifest" / "single-tar-thick.json").read_text(), "single-tar-thick.json")
     checksums = parse_sums(_write_sums(directory, sorted(files)))
     manifest = replace(base, engine=replace(base.engine, archive="filesystem.tar.zst.age"),
-                       digest=replace(base.digest, file="digest.json.age", sha256=checksums["digest.json.age"]),
+                       # the clear digest's sha256, as the backup records it; the ciphertext's is in the checksums
+                       digest=replace(base.digest, file="digest.json.age"),
                        checksums=checksums, archive_sha256=checksums["filesystem.tar.zst.age"],
                        encryption=Encryption(tool="age", version="1.1.1", recipients=(AGE_KEY,)))
     (directory / "manifest.json").write_text(manifest.to_json())
