@@ -15,6 +15,7 @@ from lvmkit import __version__, lab, logs
 from lvmkit.archive import signature
 from lvmkit.archive.engines import ENGINES
 from lvmkit.archive.engines.repository import password_given, with_repository
+from lvmkit.copy_cli import add_command as add_copy_command
 from lvmkit.core.errors import EXIT_SIGINT, EXIT_SIGTERM, LvmkitError, UsageError
 from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
@@ -139,18 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore_group.set_defaults(handler=cmd_restore_group)
 
     add_rebuild_command(commands)
-    copy = commands.add_parser("copy", help="copy an archive set to a second place, checked on arrival")
-    copy.add_argument("archive", metavar="ARCHIVE_SET", help="the set, on the host")
-    copy.add_argument("copy_dest", metavar="DEST",
-                      help="a directory on this controller, or ssh://[user@]host[:port]/DIR")
-    copy.add_argument("--bwlimit", type=int, default=None, metavar="KIB_PER_S",
-                      help="limit the transfer to this many KiB/s (rsync --bwlimit)")
-    copy.add_argument("--staging", default=copy_module.DEFAULT_STAGING, metavar="DIR",
-                      help=f"on the controller: where a copy between two remote hosts passes "
-                           f"(default {copy_module.DEFAULT_STAGING})")
-    copy.add_argument("--dry-run", action="store_true", help="run the checks, print the plan, change nothing")
-    add_verbose(copy)
-    copy.set_defaults(handler=cmd_copy)
+    add_copy_command(commands)
 
     listing = commands.add_parser("list", help="archive sets in a directory, newest first")
     listing.add_argument("directory", metavar="DIR")
@@ -339,24 +329,6 @@ def cmd_restore_group(args, journal: Journal) -> int:
             outcome = "proved" if run.comparison.equal else "CONTENT DIFFERS"
             print(f"{run.request.archive} -> {run.vg}/{run.lv}: {outcome}: {run.comparison.summary()}")
     return 0 if all(run.comparison.equal for run in runs) else 1
-
-
-def cmd_copy(args, journal: Journal) -> int:
-    controller = Host(journal=journal, dry_run=args.dry_run)
-    request = copy_module.CopyRequest(args.archive, copy_place(args.copy_dest, controller), staging=args.staging,
-                                      bwlimit_kib=args.bwlimit)
-    target = connect(args.host, journal, dry_run=args.dry_run)
-    if args.dry_run:
-        run = copy_module.prepare(target, controller, request)
-        print(f"{run.final} is already there (same SHA256SUMS)" if run.plan is None else
-              f"{run.plan.render()}\n\n(dry run: nothing was changed)")
-        return 0
-    log = operator_log(args)
-    run = copy_module.copy(target, controller, request, log=log)
-    log.done()
-    print(f"{run.final} is already there (same SHA256SUMS): nothing to copy" if run.already_there else
-          f"copied {args.archive} to {run.final}: checked on arrival (sha256sum -c SHA256SUMS), published")
-    return 0
 
 
 def cmd_list(args, journal: Journal) -> int:
