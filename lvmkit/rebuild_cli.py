@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+from lvmkit import logs
 from lvmkit.core.journal import Journal
 from lvmkit.ops import rebuild as rebuild_module
 from lvmkit.targets import connect
-from lvmkit.terminal import OperatorLog, Terminal, add_verbose, is_verbose
+from lvmkit.terminal import Terminal, add_verbose
 
 
 def add_command(commands) -> None:
@@ -35,7 +36,7 @@ def cmd_rebuild(args, journal: Journal) -> int:
     if args.dry_run:
         run = rebuild_module.prepare(host, request)
         return show_plan(rebuild_module.plan(run), run.preflight, args.json)
-    log = OperatorLog(Terminal.of(sys.stderr), is_verbose(args))
+    log = logs.operator_log(args, Terminal.of(sys.stderr))  # -q and the systemd journal, as every command
     run = rebuild_module.rebuild(host, request, log=log)
     log.done()
     if args.json:
