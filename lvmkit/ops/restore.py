@@ -99,10 +99,6 @@ class RestoreRun:
         return f"{self.request.archive.rstrip('/')}/{self.manifest.engine.archive}"
 
     @property
-    def digest_path(self) -> str:
-        return f"{self.request.archive.rstrip('/')}/{self.manifest.digest.file}"
-
-    @property
     def engine_options(self) -> dict[str, str]:
         return engine_options(self.manifest, self.request.password)
 
