@@ -54,13 +54,29 @@ def assert_all_declared(records: list[StepRecord]) -> None:
     assert all(r.outcome == "done" for r in records), [(r.title, r.outcome) for r in records]
 
 
-def test_backup_replayed_runs_only_what_its_plan_declares():
-    host = ReplayHost.of("backup")
-    run = backup.prepare(host, backup_request(), RUN_IDS["backup"], log=quiet)
+def replay_backup(workflow: str, request: backup.BackupRequest):
+    """The backup recorded as `workflow`, replayed: every command as recorded, every change declared."""
+    host = ReplayHost.of(workflow)
+    run = backup.prepare(host, request, RUN_IDS[workflow], log=quiet)
     the_plan = backup.plan(run)
     records = backup.execute_run(host, run, the_plan, log=quiet)
     host.assert_done()
     assert_all_declared(records)
+    return host, run, the_plan
+
+
+def replay_restore(workflow: str, request: restore.RestoreRequest):
+    """The restore recorded as `workflow`, replayed likewise."""
+    host = ReplayHost.of(workflow)
+    run = restore.prepare(host, request, RUN_IDS[workflow])
+    records = restore.execute_run(host, run, restore.plan(run), log=quiet)
+    host.assert_done()
+    assert_all_declared(records)
+    return run
+
+
+def test_backup_replayed_runs_only_what_its_plan_declares():
+    _, run, the_plan = replay_backup("backup", backup_request())
     assert run.manifest.name == SET_NAME and run.manifest.archive_sha256
     assert the_plan.steps[0].title.startswith(f"take the lock of {VG}/pln_a")
     assert the_plan.steps[-1].title == f"release the lock of {VG}/pln_a"
@@ -90,11 +106,7 @@ def test_backup_whose_plan_hides_the_wrapper_is_refused_before_the_engine_runs()
 
 
 def test_restore_replayed_runs_only_what_its_plan_declares():
-    host = ReplayHost.of("restore")
-    run = restore.prepare(host, restore.RestoreRequest(SET_PATH, to_new=f"{VG}/{RESTORED}"), RUN_IDS["restore"])
-    records = restore.execute_run(host, run, restore.plan(run), log=quiet)
-    host.assert_done()
-    assert_all_declared(records)
+    run = replay_restore("restore", restore.RestoreRequest(SET_PATH, to_new=f"{VG}/{RESTORED}"))
     assert run.comparison.equal
 
 
@@ -228,12 +240,7 @@ def test_job_check_asks_the_recorded_preflight_and_changes_nothing(tmp_path, mon
 
 
 def test_restic_backup_replayed_runs_only_what_its_plan_declares_and_names_no_password():
-    host = ReplayHost.of("restic_backup")
-    run = backup.prepare(host, restic_request(), RUN_IDS["restic_backup"], log=quiet)
-    the_plan = backup.plan(run)
-    records = backup.execute_run(host, run, the_plan, log=quiet)
-    host.assert_done()
-    assert_all_declared(records)
+    host, run, the_plan = replay_backup("restic_backup", restic_request())
     assert run.manifest.repository.location == RESTIC["repository"] and run.manifest.repository.id
     assert run.manifest.bytes_written == run.manifest.repository.added_bytes
     read = next(s for s in the_plan.steps if s.title.startswith("read the snapshot"))
@@ -243,12 +250,7 @@ def test_restic_backup_replayed_runs_only_what_its_plan_declares_and_names_no_pa
 
 
 def test_restic_restore_replayed_is_proved_by_the_content_digest():
-    host = ReplayHost.of("restic_restore")
-    run = restore.prepare(host, restore.RestoreRequest(RESTIC_SET, to_new=f"{VG}/{RESTIC_RESTORED}"),
-                          RUN_IDS["restic_restore"])
-    records = restore.execute_run(host, run, restore.plan(run), log=quiet)
-    host.assert_done()
-    assert_all_declared(records)
+    run = replay_restore("restic_restore", restore.RestoreRequest(RESTIC_SET, to_new=f"{VG}/{RESTIC_RESTORED}"))
     assert run.comparison.equal, run.comparison.summary()
 
 
