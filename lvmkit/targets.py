@@ -62,9 +62,22 @@ def vagrant_host(local: Host, machine: str) -> SshHost:
             journal=local.journal, dry_run=local.dry_run, user=settings["User"],
             address=settings["HostName"], port=int(settings["Port"]),
             identity_file=Path(settings["IdentityFile"]),
+            known_hosts_file=vagrant_known_hosts(machine), accept_new_host_key=True,
         )
     except (KeyError, ValueError) as error:
         raise UsageError(f"`vagrant ssh-config {machine}` did not give HostName, User, Port and IdentityFile: {error}") from None
+
+
+def vagrant_known_hosts(machine: str) -> Path:
+    """Where the host key of the Vagrant VM `machine` is recorded on first contact: beside
+    Vagrant's own state of that VM, named after its id, so a VM created anew (new id, new
+    key, perhaps the old address) starts a new file instead of failing on the old key."""
+    dotfile = Path(os.environ.get("VAGRANT_DOTFILE_PATH", ".vagrant"))
+    state = dotfile if dotfile.is_absolute() else VAGRANT_DIR / dotfile
+    ids = sorted((state / "machines" / machine).glob("*/id"))
+    if not ids:
+        raise UsageError(f"Vagrant knows no VM {machine!r} in {state}: run `vagrant up {machine}` in {VAGRANT_DIR}")
+    return ids[0].parent / f"known_hosts-{ids[0].read_text().strip()}"
 
 
 def split_copy_destination(spec: str) -> tuple[str | None, str]:

@@ -293,6 +293,9 @@ class SshHost(Host):
     identity_file: Path | None = None
     known_hosts_file: Path | None = None
     host_key_alias: str | None = None  # look the host key up under this name instead
+    # With known_hosts_file: record the key of a host not yet in it (a Vagrant VM that was
+    # just created, whose key exists nowhere else); a changed key is still refused.
+    accept_new_host_key: bool = False
     config_file: Path | None = None  # an ssh_config of its own (ssh -F): aliases, keys, known hosts
     connect_timeout_s: int = 10
     control_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "lvmkit" / "ssh")
@@ -324,7 +327,8 @@ class SshHost(Host):
         if self.known_hosts_file:
             options += [
                 "-o", f"UserKnownHostsFile={self.known_hosts_file}",
-                "-o", "StrictHostKeyChecking=yes",  # the lab's host key is known: accept no other
+                # the lab's host key is known: accept no other
+                "-o", f"StrictHostKeyChecking={'accept-new' if self.accept_new_host_key else 'yes'}",
             ]
         if self.host_key_alias:
             options += ["-o", f"HostKeyAlias={self.host_key_alias}"]

@@ -11,7 +11,7 @@ import pytest
 from lvmkit.core.errors import CommandError, HostUnreachable, MissingToolError, UsageError
 from lvmkit.core.host import SUPERUSER_PATH, Host, SshHost, parse_ssh_url
 from lvmkit.core.journal import OUTPUT_LIMIT, Journal
-from lvmkit.targets import connect
+from lvmkit.targets import connect, vagrant_known_hosts
 
 
 def test_run_with_success_journals_argv_exit_code_output_and_times(tmp_path):
@@ -220,3 +220,17 @@ def test_start_with_controller_gone_stops_the_command(tmp_path):
     assert running.wait(check=False).returncode != 0
     time.sleep(2.5)
     assert not marker.exists()
+
+
+def test_vagrant_vm_host_key_is_recorded_per_vm_id_beside_vagrants_state(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAGRANT_DOTFILE_PATH", str(tmp_path))
+    with pytest.raises(UsageError, match=r"knows no VM 'debian12'.*vagrant up debian12"):
+        vagrant_known_hosts("debian12")
+    state = tmp_path / "machines" / "debian12" / "libvirt"
+    state.mkdir(parents=True)
+    (state / "id").write_text("5f1c-uuid")
+    assert vagrant_known_hosts("debian12") == state / "known_hosts-5f1c-uuid"
+    options = SshHost(address="h", known_hosts_file=state / "known_hosts-5f1c-uuid",
+                      accept_new_host_key=True, control_dir=tmp_path).ssh_options()
+    assert "StrictHostKeyChecking=accept-new" in options
+    assert "StrictHostKeyChecking=yes" in SshHost(address="h", known_hosts_file=state / "k", control_dir=tmp_path).ssh_options()
