@@ -9,6 +9,7 @@ and builds the box if it is not cached.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -20,15 +21,8 @@ SANDBOX = Path(__file__).resolve().parents[2] / "vagrant" / "sandbox"
 
 
 def processes_naming(text: str) -> list[str]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:  # gone meanwhile, or a kernel thread
-            continue
-        if text in cmdline and proc.name != str(os.getpid()):
-            found.append(f"{proc.name}: {cmdline}")
-    return found
+    return [f"{pid}: {_command(pid)}" for pid in os.listdir("/proc")
+            if pid.isdigit() and pid != str(os.getpid()) and text in _command(pid)]
 
 
 def work_dirs() -> set[Path]:
@@ -54,20 +48,23 @@ def test_sandbox_interrupted_while_the_vm_boots_leaves_no_process_namespace_or_f
             time.sleep(2)
         running = processes_naming(work) if work else []
         assert any("qemu-system-x86_64" in p for p in running), (tmp_path / "sandbox.log").read_text()
-        assert any("libvirtd" in p for p in running) and any("dnsmasq" in p for p in running)
         namespaces = {_net_namespace(p.split(":")[0]) for p in running} - {_net_namespace("self"), None}
-        assert namespaces, "the sandbox's processes run in a network namespace of their own"
+        assert len(namespaces) == 1, "the sandbox's processes run in a network namespace of their own"
+        inside = " ".join(_command(pid) for pid in _pids_in(namespaces))
+        assert all(name in inside for name in ("libvirtd", "dnsmasq", "qemu-system-x86_64")), inside
 
         sandbox.send_signal(signal.SIGTERM)
         assert sandbox.wait(timeout=120) == 143
     finally:
-        if sandbox.poll() is None:
+        if sandbox.poll() is None:  # the test failed before the sandbox ended: end it anyway
             os.killpg(sandbox.pid, signal.SIGKILL)
             sandbox.wait()
+            if work:
+                shutil.rmtree(work, ignore_errors=True)
+    time.sleep(1)  # the kernel reaps the namespace's last processes just after its first
     assert processes_naming(work) == []
     assert not Path(work).exists(), "the work directory (libvirt's state, the VM's disk) is removed"
-    in_namespaces = [pid for pid in os.listdir("/proc") if pid.isdigit() and _net_namespace(pid) in namespaces]
-    assert in_namespaces == [], "no process is left in the sandbox's network namespace"
+    assert _pids_in(namespaces) == [], "no process is left in the sandbox's network namespace"
     assert not Path("/run/libvirt").exists(), "the machine's /run never saw libvirtd's sockets"
 
 
@@ -76,3 +73,14 @@ def _net_namespace(pid: str) -> str | None:
         return os.readlink(f"/proc/{pid}/ns/net")
     except OSError:
         return None
+
+
+def _pids_in(namespaces: set) -> list[str]:
+    return [pid for pid in os.listdir("/proc") if pid.isdigit() and _net_namespace(pid) in namespaces]
+
+
+def _command(pid: str) -> str:
+    try:  # a process may be gone meanwhile
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
