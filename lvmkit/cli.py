@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sign SHA256SUMS with this OpenSSH key on this machine (docs/security.md)")
     backup.add_argument("--encrypt-to", default=None, metavar="RECIPIENTS",
                         help="encrypt the archive and the digest with age as they are written, to the "
-                             "recipients file RECIPIENTS on the host (tar, dd, partclone)")
+                             "recipients file RECIPIENTS on the host (tar, dar, dd, partclone)")
     backup.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="an engine setting, e.g. zstd_level=3 (repeatable)")
     backup.add_argument("--keep-snapshot-on-failure", action="store_true",
