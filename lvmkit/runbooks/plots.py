@@ -115,4 +115,5 @@ def rehearsal_plot(times: list[str], rto_s: list[float], rpo_s: list[float], pre
     ax.set_title("DR rehearsals: recovery time (RTO) and recovery point (RPO)")
     ax.set_label(MAIN)
     ax.legend(loc="upper left", fontsize="small")
-    return Plot(figure, f"{len(times)} rehearsals, RTO {' '.join(f'{s:.1f}' for s in rto_s[-5:])} s (the last 5)")
+    latest = " ".join(f"{s:.1f}" for s in rto_s[-5:])
+    return Plot(figure, f"rehearsals: {len(times)}, RTO of the latest (up to 5): {latest} s")

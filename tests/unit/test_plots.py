@@ -78,6 +78,7 @@ def test_rehearsal_plot_draws_rto_rpo_the_median_and_marks_a_slow_one(rto, slow)
     assert panel["RPO (s)"] == ([1.0, 2.0, 3.0], [20.0, 25.0, 30.0])
     assert panel["median RTO of the earlier ones"][1] == [11.0, 11.0]
     assert ("this one: slow" in panel) is slow
+    assert repr(plot) == f"[plot] rehearsals: 3, RTO of the latest (up to 5): 10.0 12.0 {rto:.1f} s"
     png_size(plot.png())
 
 
