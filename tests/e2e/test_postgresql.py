@@ -26,7 +26,7 @@ from .volumes import drop_volume, make_mount, make_volume
 
 QUIET = {"log": lambda message: None}
 VOLUME_SIZE = "192M"
-PORT, COPY_PORT = 5441, 5442  # the origin's and the copy's; nothing else in the guest listens there
+PORT = 20000 + uuid.uuid4().int % 20000  # this module's cluster; its copies listen on the next port
 WARM_UP_S = 10  # pgbench is writing at full speed before the snapshots
 
 
@@ -95,7 +95,7 @@ def fatal_lines(log: str) -> list[str]:
 
 def start_and_check(host, data_mp: str, wal_mp: str, run_dir: str) -> Outcome:
     """Start PostgreSQL on a copy of both volumes, check it with its own tools, stop it."""
-    copy = pg.restored_copy(host, data_mp, wal_mp, COPY_PORT, run_dir)
+    copy = pg.restored_copy(host, data_mp, wal_mp, PORT + 1, run_dir)
     began = time.monotonic()
     try:
         try:
@@ -147,6 +147,7 @@ def test_group_backup_under_pgbench_restores_a_cluster_that_recovers_and_passes_
     assert_no_leftovers(lvm_host, dest)
 
 
+@pytest.mark.full  # the default tier has the runbook's plan (tests/unit/test_postgresql_runbook.py)
 def test_postgresql_backup_runbook_checkpoints_the_server_before_the_freeze(lvm_host, cluster, dest, tmp_path,
                                                                             request):
     server = cluster["cluster"]
