@@ -43,7 +43,7 @@ def cluster(lvm_host):
         started = pg.initdb(lvm_host, data_mp, wal_mp, PORT, f"{pg.ROOT}/pg-{unique}")
         started.start(lvm_host)
         lvm_host.run(started.client("pgbench", "-i", "-q", "-s", "1", "postgres"), changes=True)
-        yield {"cluster": started, "data_lv": data_lv, "wal_lv": wal_lv, "unique": unique,
+        yield {"cluster": started, "data_lv": data_lv, "wal_lv": wal_lv,
                "members": (f"{LAB_VG}/{data_lv}", f"{LAB_VG}/{wal_lv}")}
     finally:
         if started is not None:
