@@ -19,6 +19,7 @@ import uuid
 import pytest
 
 from lvmkit.core.journal import Journal
+from lvmkit.lab.paths import LabPaths
 from lvmkit.lvm.lock import lock_path
 from lvmkit.lvm.reports import get_lv, list_lvs
 from lvmkit.lvm.snapshot import run_tag
@@ -29,7 +30,7 @@ from lvmkit.runbooks.steps import DRILL_TAG, FLOOD
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers, lvmkit_mounts, lvmkit_volumes, partial_archives
 
-SHARE = "/var/lib/lvmkit-lab/share/rb-tests"  # the lab's share: the same directory here and in the guest
+SHARE = f"{LabPaths.default().share}/rb-tests"  # the lab's share: the same directory here and in the guest
 RB_ROOT = "/run/rb-tests"  # where these tests mount their volumes
 GROUP_ROOT = "/run/lvmkit-test"  # where the group's members are mounted, as the other end-to-end tests do
 
