@@ -263,11 +263,20 @@ def execute(book: Runbook, output: Path, parameters: dict, cwd: Path, console: R
     return "succeeded", None
 
 
+# nbconvert's lab template, less the scripts it loads from CDNs (templates/offline/): a record's
+# rendering opens offline and reaches nothing outside itself.
+TEMPLATES = Path(__file__).parent / "templates"
+HTML_TEMPLATE = "offline"
+
+
 def render_html(notebook: Path, html: Path) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(notebook, as_version=4))
+    exporter = HTMLExporter(template_name=HTML_TEMPLATE, extra_template_basedirs=[str(TEMPLATES)])
+    # The page's title is the runbook's name, as `from_filename` would give it.
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4),
+                                          resources={"metadata": {"name": notebook.stem}})
     html.write_text(body, encoding="utf-8")
 
 
