@@ -59,24 +59,22 @@ def add_commands(subparsers) -> None:
     audit_parser = subparsers.add_parser("audit", help="check the records of runbook runs")
     audit_actions = audit_parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     check = audit_actions.add_parser("verify", help="detect any edited, deleted, added or reordered record")
-    check.add_argument("records", metavar="DIR", nargs="?", default=None,
-                       help=f"the records directory (default {default_records()})")
+    _audit_options(check)
     check.add_argument("--head", default=None, metavar="SHA256",
                        help="the chain's head hash as kept elsewhere (a change ticket): also detects a cut-short log")
-    _trust_option(check)
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=cmd_audit_verify)
 
     page = audit_actions.add_parser("report", help="one HTML page of every recorded run, linked to its notebook")
-    page.add_argument("records", metavar="DIR", nargs="?", default=None,
-                      help=f"the records directory (default {default_records()})")
+    _audit_options(page)
     page.add_argument("--html", required=True, metavar="FILE",
                       help="the page to write (0600), outside DIR; its links to the records are relative")
-    _trust_option(page)
     page.set_defaults(handler=cmd_audit_report)
 
 
-def _trust_option(parser: argparse.ArgumentParser) -> None:
+def _audit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("records", metavar="DIR", nargs="?", default=None,
+                        help=f"the records directory (default {default_records()})")
     parser.add_argument("--trust", default=None, metavar="FILE",
                         help=f"allowed_signers: every record must be signed by one of them "
                              f"(default {signature.DEFAULT_TRUST} when it exists)")

@@ -23,30 +23,23 @@ from lvmkit.cli import main
 from lvmkit.core.errors import UsageError
 from lvmkit.runbooks import audit
 from lvmkit.runbooks.audit_report import write_report
-from lvmkit.runbooks.catalog import RUNBOOKS_ENV, find
+from lvmkit.runbooks.catalog import find
 from lvmkit.runbooks.params import validate
 from lvmkit.runbooks.runner import RunRequest, run_runbook
 from tests.outside_references import outside_references
-from tests.unit.test_runbook_runner import write_runbook
+from tests.unit.test_runbook_runner import books  # noqa: F401 (the fixture: the runner tests' small runbook)
 
 ROW = re.compile(r"<tr id='([^']+)'( class='tampered')?>(.*?)</tr>", re.S)
 
 
 @pytest.fixture(scope="module")
-def records(tmp_path_factory):
+def records(books, tmp_path_factory):  # noqa: F811 (books is the fixture imported above)
     """A records folder with a run that succeeded and one that failed, as `runbook run` keeps them."""
-    books = tmp_path_factory.mktemp("runbooks")
-    write_runbook(books)
-    patch = pytest.MonkeyPatch()
-    patch.setenv(RUNBOOKS_ENV, str(books))
     folder = tmp_path_factory.mktemp("site") / "records"
-    try:
-        book = find("small")
-        for given in ({"change": "0012345"}, {"fail": "true"}):
-            values = validate(book.name, book.parameters, given, as_text=True)
-            run_runbook(RunRequest(book, values, "local", folder, "alice", change_id="CHG-7"), stream=io.StringIO())
-    finally:
-        patch.undo()
+    book = find("small")
+    for given in ({"change": "0012345"}, {"fail": "true"}):
+        values = validate(book.name, book.parameters, given, as_text=True)
+        run_runbook(RunRequest(book, values, "local", folder, "alice", change_id="CHG-7"), stream=io.StringIO())
     assert audit.verify(folder).intact
     return folder
 
