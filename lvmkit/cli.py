@@ -38,7 +38,7 @@ from lvmkit.ops.status import read_status, render
 from lvmkit.rebuild_cli import add_command as add_rebuild_command
 from lvmkit.runbooks.cli import add_commands as add_runbook_commands
 from lvmkit.targets import connect, copy_place, default_journal_path
-from lvmkit.terminal import Terminal, add_verbose, is_verbose
+from lvmkit.terminal import Terminal, add_verbose, is_verbose, show_plan
 
 LIST_SHOWN = 5  # archive sets `lvmkit list` shows, newest first; -v shows every one
 
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="sign SHA256SUMS with this OpenSSH key on this machine (docs/security.md)")
     backup.add_argument("--encrypt-to", default=None, metavar="RECIPIENTS",
                         help="encrypt the archive and the digest with age as they are written, to the "
-                             "recipients file RECIPIENTS on the host (tar, dd, partclone)")
+                             "recipients file RECIPIENTS on the host (tar, dar, dd, partclone)")
     backup.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="an engine setting, e.g. zstd_level=3 (repeatable)")
     backup.add_argument("--keep-snapshot-on-failure", action="store_true",
@@ -385,14 +385,6 @@ def parse_engine_options(pairs: list[str]) -> dict[str, str]:
             raise UsageError(f"--engine-option {pair!r}: write KEY=VALUE, e.g. zstd_level=3")
         options[key] = value
     return options
-
-
-def show_plan(the_plan, preflight, as_json: bool) -> int:
-    if as_json:
-        print(json.dumps({**the_plan.as_dict(), "sha256": the_plan.sha256, "preflight": preflight.as_list()}, indent=2))
-    else:
-        print(f"preflight:\n{preflight.render()}\n\n{the_plan.render()}\n\n(dry run: nothing was changed)")
-    return 0
 
 
 def cmd_lab_up(args, journal: Journal) -> int:

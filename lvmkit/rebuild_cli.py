@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from lvmkit import logs
 from lvmkit.core.journal import Journal
 from lvmkit.ops import rebuild as rebuild_module
 from lvmkit.targets import connect
-from lvmkit.terminal import Terminal, add_verbose
+from lvmkit.terminal import Terminal, add_verbose, show_plan
 
 
 def add_command(commands) -> None:
@@ -27,10 +28,6 @@ def add_command(commands) -> None:
 
 
 def cmd_rebuild(args, journal: Journal) -> int:
-    import sys
-
-    from lvmkit.cli import show_plan
-
     host = connect(args.host, journal)
     request = rebuild_module.RebuildRequest(args.source_dir, args.pv, args.vg, new_uuids=args.new_uuids)
     if args.dry_run:

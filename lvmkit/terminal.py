@@ -9,6 +9,7 @@ a log (not a terminal), a live line is written once, as a plain line, when it is
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -177,3 +178,12 @@ def add_verbose(parser: argparse.ArgumentParser) -> None:
 
 def is_verbose(args: argparse.Namespace) -> bool:
     return vars(args).get("verbose", False)  # a parser without lvmkit's own -v has no default
+
+
+def show_plan(the_plan, preflight, as_json: bool) -> int:
+    """A dry run's output: the preflight and the plan, as text or (--json) with the plan's sha256."""
+    if as_json:
+        print(json.dumps({**the_plan.as_dict(), "sha256": the_plan.sha256, "preflight": preflight.as_list()}, indent=2))
+    else:
+        print(f"preflight:\n{preflight.render()}\n\n{the_plan.render()}\n\n(dry run: nothing was changed)")
+    return 0

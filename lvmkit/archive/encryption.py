@@ -25,14 +25,11 @@ from lvmkit.core.host import Host, stderr_tail
 from lvmkit.core.paths import target_path
 
 AGE_SUFFIX = ".age"
-STREAM_IN = "/dev/stdin"  # the archive path every streamed engine reads its archive from
 
 # Why each engine that cannot be encrypted as it writes is refused.
 NOT_STREAMED = {
     "fsarchiver": "fsarchiver writes its archive with seeks and cannot write it to a pipe",
     "rsync": "rsync writes a tree of files, not one stream",
-    "dar": "dar writes numbered slices and reads its catalogue from the archive's end; lvmkit does "
-           "not stream dar yet",
 }
 
 # $1 recipients file, $2 encrypted archive, then the engine's argv writing to /dev/stdout.
@@ -53,7 +50,7 @@ def refuse_unstreamed(engine: Engine) -> None:
     if engine.stream_out is None:
         raise UsageError(f"--encrypt-to cannot encrypt engine {engine.name}: "
                          f"{NOT_STREAMED.get(engine.name, 'it does not write one stream')}. "
-                         f"Engines that write one stream, encrypted as written: tar, dd, partclone")
+                         f"Engines that write one stream, encrypted as written: tar, dar, dd, partclone")
 
 
 def encrypted_name(name: str) -> str:

@@ -22,6 +22,7 @@ from lvmkit.archive.archive_set import MANIFEST, ArchiveError, read_file
 from lvmkit.archive.digest import LEGACY_ALGORITHM
 from lvmkit.core import schemas
 from lvmkit.core.host import Host
+from lvmkit.lvm.guard import GuardReading
 
 MANIFEST_SCHEMA = 1
 ARCHIVE_SET_KIND = "lvmkit-archive-set"
@@ -92,6 +93,9 @@ class Snapshot:
     peak_percent: float | None  # None: never read (the guard had no reading)
     final_percent: float | None
     tags: tuple[str, ...]
+    # The guard's readings, bounded (lvmkit/lvm/guard.py); sets before them, and a guard that
+    # never read, have none.
+    readings: tuple[GuardReading, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lvmkit.core.errors import LabError
+from lvmkit.core.errors import CommandError, LabError
 from lvmkit.core.host import Host, utc_now
 from lvmkit.lab import vm
 from lvmkit.lab.paths import LabPaths
@@ -23,6 +23,10 @@ from lvmkit.lab.paths import LabPaths
 CHECKOUT = Path(__file__).resolve().parents[2]  # the repository this lvmkit runs from
 PROVISION_SCRIPT = CHECKOUT / "vagrant" / "provision.sh"
 LAB_VG = "labvg"
+# Building the volume group takes about 40 s in a quiet lab; on a machine running several
+# emulated guests it took over 900 s. The variable raises the limit there.
+PROVISION_TIMEOUT_VARIABLE = "LVMKIT_LAB_PROVISION_TIMEOUT"
+PROVISION_TIMEOUT_S = 900
 
 
 @dataclass(frozen=True)
@@ -67,11 +71,12 @@ def up(local: Host, paths: LabPaths, *, port: int | None = None, use_vm: bool | 
     if state is not None:  # a lab that died without `lab down`
         _forget(paths)
     _require_provision_script()
+    timeout = provision_timeout()
     if use_vm is None:
         use_vm = not has_device_mapper()
     if not use_vm:
         state = LabState(kind="local", started=utc_now().isoformat())
-        local.run(_provision_argv(paths, []), changes=True, timeout=900)
+        _provision(local, paths, timeout)
     else:
         if port is None:
             port = vm.free_port()
@@ -80,7 +85,7 @@ def up(local: Host, paths: LabPaths, *, port: int | None = None, use_vm: bool | 
         pid = vm.boot(local, paths, port, CHECKOUT)
         state = LabState(kind="vm", started=utc_now().isoformat(), port=port, pid=pid)
         try:
-            vm.guest_host(paths, port, local).run(_provision_argv(paths, []), changes=True, timeout=900)
+            _provision(vm.guest_host(paths, port, local), paths, timeout)
         except BaseException:
             vm.stop(pid)
             _forget(paths)
@@ -88,6 +93,24 @@ def up(local: Host, paths: LabPaths, *, port: int | None = None, use_vm: bool | 
     paths.run.mkdir(parents=True, exist_ok=True)
     paths.state_file.write_text(json.dumps(asdict(state), indent=2) + "\n")
     return state
+
+
+def provision_timeout() -> int:
+    raw = os.environ.get(PROVISION_TIMEOUT_VARIABLE, str(PROVISION_TIMEOUT_S))
+    if not raw.isdigit() or int(raw) < 60:
+        raise LabError(f"{PROVISION_TIMEOUT_VARIABLE}={raw!r} is not a time limit: give whole seconds, "
+                       f"60 or more (default {PROVISION_TIMEOUT_S})")
+    return int(raw)
+
+
+def _provision(host: Host, paths: LabPaths, timeout: int) -> None:
+    try:
+        host.run(_provision_argv(paths, []), changes=True, timeout=timeout)
+    except CommandError as error:
+        if error.returncode != 124:  # timeout(1)'s code, which Host.run gives a command it stopped
+            raise
+        raise LabError(f"building the lab's volume group did not finish within {timeout} s; on a loaded "
+                       f"machine set {PROVISION_TIMEOUT_VARIABLE} to a larger number of seconds") from error
 
 
 def down(local: Host, paths: LabPaths) -> LabState:

@@ -5,6 +5,13 @@ peak, warns at a threshold, grows a thick snapshot with lvextend when asked to, 
 the problem that must stop the backup: the snapshot overflowed or vanished, or a thin
 snapshot's pool is about to fill and stall the origin. The steps that read the snapshot
 ask the guard; the final check takes one more reading after the last byte was read.
+
+It keeps its readings (time, usage, the snapshot's size then) for the manifest, where the
+runbooks plot them. A long backup polls thousands of times: past MAX_READINGS the guard
+drops every other reading it kept (the first always stays) and from then keeps one in two,
+then one in four, ...: the readings stay evenly spaced over the whole backup, the latest
+(the final check's) is always kept too, and they never exceed MAX_READINGS. The peak is
+recorded apart (peak_percent), so thinning never hides it.
 """
 
 from __future__ import annotations
@@ -20,6 +27,43 @@ from lvmkit.core.sizes import human, parse_size
 from lvmkit.lvm.reports import LogicalVolume
 from lvmkit.lvm.snapshot import SnapshotSpec
 from lvmkit.lvm.watch import SnapshotReading, read_snapshot
+
+MAX_READINGS = 240  # a 2 s poll keeps every reading of an 8-minute backup; a plot needs no more
+
+
+@dataclass(frozen=True)
+class GuardReading:
+    at: str  # UTC, ISO 8601
+    used_percent: float  # copy-on-write space used (thick) or the thin pool's data used (thin)
+    size_bytes: int | None  # the snapshot's size at the time (autoextend grows it); None: thin
+
+
+class BoundedReadings:
+    """At most `limit` readings, evenly spread over however many were offered, and the latest
+    always among them (see above)."""
+
+    def __init__(self, limit: int = MAX_READINGS):
+        if limit < 3:
+            raise ValueError("keeping the first, the latest and one between needs a limit of 3 or more")
+        self.limit = limit
+        self._kept: list[GuardReading] = []  # offered readings 0, stride, 2 * stride, ...
+        self._latest: GuardReading | None = None
+        self._stride = 1
+        self._offered = 0
+
+    def offer(self, reading: GuardReading) -> None:
+        if self._offered % self._stride == 0 and len(self._kept) >= self.limit:
+            del self._kept[1::2]  # the kept ones were `stride` apart: now 2 * stride apart
+            self._stride *= 2
+        if self._offered % self._stride == 0:
+            self._kept.append(reading)
+        self._latest = reading
+        self._offered += 1
+
+    def values(self) -> list[GuardReading]:
+        if self._latest is None or self._kept[-1] is self._latest:
+            return list(self._kept)
+        return [*self._kept[:self.limit - 1], self._latest]  # the latest instead of the last kept, when full
 
 
 class SnapshotInvalidated(LvmkitError):
@@ -49,6 +93,7 @@ class SnapshotGuard:
         self.snapshot_bytes = snapshot.size_bytes
         self.vg_free_extents = vg_free_extents
         self.extensions: list[dict] = []
+        self.readings = BoundedReadings()
         self.peak_percent: float | None = None
         self.percent: float | None = None
         self.bytes_read: int | None = None
@@ -99,6 +144,7 @@ class SnapshotGuard:
             if reading.percent is not None:
                 self.percent = reading.percent
                 self.peak_percent = max(self.peak_percent or 0.0, reading.percent)
+                self.readings.offer(GuardReading(utc_now().isoformat(), reading.percent, self.snapshot_bytes))
             if reading.bytes_read is not None:
                 self.bytes_read = reading.bytes_read
             if self.problem is None:

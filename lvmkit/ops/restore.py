@@ -14,7 +14,6 @@ from lvmkit.archive import closure, signature
 from lvmkit.archive.archive_set import SUMS, ArchiveError, read_file
 from lvmkit.archive.digest import ContentDigest, compare, compute_digest, digest_commands, digest_tools
 from lvmkit.archive.encryption import (
-    STREAM_IN,
     IdentityError,
     check_identity,
     decrypt_argv,
@@ -23,6 +22,7 @@ from lvmkit.archive.encryption import (
 )
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
+from lvmkit.archive.engines.common import STREAM_IN
 from lvmkit.archive.manifest import GroupManifest, Manifest, read_manifest
 from lvmkit.core.errors import LvmkitError, UsageError
 from lvmkit.core.host import Host, utc_now

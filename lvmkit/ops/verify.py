@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 
 from lvmkit.archive.archive_set import write_file, write_file_argv
 from lvmkit.archive.closure import VERIFICATION
-from lvmkit.archive.encryption import STREAM_IN, decrypt_argv
+from lvmkit.archive.encryption import decrypt_argv
 from lvmkit.archive.engines import get_engine
+from lvmkit.archive.engines.common import STREAM_IN
 from lvmkit.archive.manifest import GroupManifest, Manifest
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now

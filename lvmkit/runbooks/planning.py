@@ -43,7 +43,7 @@ def _rebuild(host: Host, values: dict, run_id: str) -> tuple[Plan, Preflight]:
 # The DR rehearsal's restore reads the archive set its backup makes: only the backup can be
 # planned ahead, and it is what the approval covers.
 PLANNERS = {"backup": _backup, "restore": _restore, "dr-rehearsal": _backup, "group-backup": _group,
-            "bare-metal-rehearsal": _rebuild}
+            "postgresql-backup": _group, "bare-metal-rehearsal": _rebuild}
 
 
 def has_plan(runbook: str) -> bool:

@@ -9,6 +9,7 @@ folder RECORDS/<UTC time>-<runbook>-<4 hex>/:
     journal.jsonl        every command sent to the target (lvmkit's journal)
     manifest.json        the archive set's manifest, when the runbook made one
     approved-plan.json   the approved plan, in a change-managed run
+    rehearsal.json       a DR rehearsal's recovery report; its RTO and RPO are in run.json too
     run.json             who, what, where, when, the outcome, and the sha256 of every file above
 
 and a line in RECORDS/audit.log that chains it to the runs before (audit.py). A failed
@@ -38,7 +39,7 @@ from lvmkit.core.journal import Journal
 from lvmkit.core.preflight import PreflightError
 from lvmkit.core.runs import new_run_id
 from lvmkit.lvm.lock import LockHeld
-from lvmkit.runbooks import anchor, approval, audit, planning
+from lvmkit.runbooks import anchor, approval, audit, planning, rehearsals
 from lvmkit.runbooks.catalog import Runbook
 from lvmkit.runbooks.console import RunConsole
 from lvmkit.runbooks.record_signing import sign_record
@@ -170,6 +171,9 @@ def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=N
         "files": audit.folder_files(record),
         "plans": audit.plan_files(records),
     }
+    recovery = rehearsals.recovery_of(record)
+    if recovery is not None:  # a DR rehearsal's RTO and RPO: the history the next rehearsal compares with
+        run["recovery"] = recovery
     (record / audit.RUN_JSON).write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     line = audit.append(records, record.name, run, sign_record(request.sign_key, record))
     if request.anchor:

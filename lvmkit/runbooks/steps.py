@@ -55,6 +55,7 @@ from lvmkit.runbooks.flow import (
 )
 from lvmkit.runbooks.group_steps import execute_group, freeze_window, group_summary, plan_group, prepare_group
 from lvmkit.runbooks.job_steps import connect_job, load_job, run_scheduled_job
+from lvmkit.runbooks.plot_steps import drill_usage, recovery_trend, snapshot_usage
 from lvmkit.runbooks.proofs import check_nothing_left
 from lvmkit.runbooks.rebuild_steps import execute_rebuild, plan_rebuild, prepare_rebuild, rebuild_report
 from lvmkit.runbooks.tables import commands, lv_table, named, plan_table, preflight_table, records_table
@@ -62,12 +63,14 @@ from lvmkit.runbooks.tables import commands, lv_table, named, plan_table, prefli
 # Every name a notebook, the planners or the tests take from steps.
 __all__ = [
     "DRILL_ROOT", "DRILL_TAG", "FLOOD", "Drill", "StepFailed", "backup_during_flood", "backup_summary", "call_with",
-    "check_approval", "check_nothing_left", "commands", "connect", "connect_job", "execute_backup", "execute_group",
+    "check_approval", "check_nothing_left", "commands", "connect", "connect_job", "drill_usage", "execute_backup",
+    "execute_group",
     "execute_rebuild", "execute_restore", "flood", "freeze_window", "group_summary", "keep", "load_job", "log",
     "lv_table", "lvm_report", "make_throwaway_volume", "plan_backup", "plan_group", "plan_rebuild", "plan_restore",
     "plan_table", "preflight_table", "prepare_backup", "prepare_group", "prepare_rebuild",
     "prepare_rehearsal_restore", "prepare_restore", "prove_restore", "rebuild_report", "records_table",
-    "recovery_report", "remove_hand_snapshot", "run_scheduled_job", "snapshot_by_hand", "tear_down",
+    "recovery_report", "recovery_trend", "remove_hand_snapshot", "run_scheduled_job", "snapshot_by_hand",
+    "snapshot_usage", "tear_down",
     "tear_down_scratch", "verify_archive",
 ]
 

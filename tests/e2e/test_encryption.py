@@ -1,4 +1,4 @@
-"""--encrypt-to in the lab: a file engine (tar) and a block engine (partclone) round trip through
+"""--encrypt-to in the lab: file engines (tar, dar) and a block engine (partclone) round trip through
 age, proved by the content digest; a missing and a wrong identity are refused before anything
 changes. Keys are made in the lab by age-keygen, on the target, as an operator would."""
 
@@ -90,4 +90,21 @@ def test_partclone_encrypted_verifies_deep_with_the_identity(lvm_host, keys, ori
     assert deep.passed, deep.checks.render()
     names = [c.name for c in deep.checks.checks]
     assert "partclone reads the archive" in names and "deep: restored content equals the archived digest" in names
+    assert_no_leftovers(lvm_host, dest)
+
+
+# full: the default tier proves tar; dar streams differently (-c -, read back --sequential-read)
+@pytest.mark.full
+def test_dar_encrypted_restores_from_the_stream_and_verifies_deep(lvm_host, keys, origin, dest, new_volume):
+    run = backup(lvm_host, BackupRequest(origin=f"{origin['vg']}/{origin['lv']}", dest=dest, engine="dar",
+                                         encrypt_to=keys["recipients"]), log=lambda m: None)
+    archive_set = run.paths.final
+    assert lvm_host.run(["head", "-c", "21", f"{archive_set}/filesystem.1.dar.age"]).stdout == "age-encryption.org/v1"
+    assert SECRET_NAME not in clear_files(lvm_host, archive_set)
+
+    deep = verify(lvm_host, archive_set, deep=True, identity=keys["identity"], log=lambda m: None)
+    assert deep.passed, deep.checks.render()
+    restored = restore(lvm_host, RestoreRequest(archive_set, to_new=f"{origin['vg']}/{new_volume}",
+                                                identity=keys["identity"]), log=lambda m: None)
+    assert restored.comparison.equal, restored.comparison.summary()
     assert_no_leftovers(lvm_host, dest)

@@ -25,6 +25,7 @@ from lvmkit.ops.verify import verify
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers
+from .volumes import drop_volume, make_mount, make_volume
 
 QUIET = {"log": lambda message: None}
 GROUP_RUNS = 3  # repeated, each under the writer at full speed
@@ -54,20 +55,6 @@ sqlite3 "$2/app.db" "SELECT path FROM uploads;" | while read -r path; do
     [ -e "$1/$path" ] || echo "missing $path"
 done
 '''
-
-
-def make_volume(host, name: str) -> str:
-    mountpoint = f"/run/lvmkit-test/{name}"
-    host.run(["lvcreate", "--quiet", "--yes", "-L", "64M", "-n", name, LAB_VG], changes=True)
-    host.run(["mkfs.ext4", "-q", f"/dev/{LAB_VG}/{name}"], changes=True)
-    host.run(["mkdir", "-p", mountpoint], changes=True)
-    host.run(["mount", f"/dev/{LAB_VG}/{name}", mountpoint], changes=True)
-    return mountpoint
-
-
-def drop_volume(host, name: str) -> None:
-    host.run(["umount", f"/run/lvmkit-test/{name}"], changes=True, check=False)
-    host.run(["lvremove", "--yes", f"{LAB_VG}/{name}"], changes=True, check=False)
 
 
 def rows_without_files(host, uploads: str, database: str) -> tuple[int, list[str]]:
@@ -124,13 +111,6 @@ def test_group_backup_under_full_load_restores_every_row_with_its_file(lvm_host,
             drop_volume(lvm_host, f"{web_app['uploads']}{suffix}")
             drop_volume(lvm_host, f"{web_app['database']}{suffix}")
     assert_no_leftovers(lvm_host, dest)
-
-
-def make_mount(host, name: str) -> str:
-    mountpoint = f"/run/lvmkit-test/{name}"
-    host.run(["mkdir", "-p", mountpoint], changes=True)
-    host.run(["mount", f"/dev/{LAB_VG}/{name}", mountpoint], changes=True)
-    return mountpoint
 
 
 def test_snapshots_taken_one_after_the_other_restore_rows_without_files(lvm_host, web_app, unique):

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import io
 import json
+import re
 import shutil
 import uuid
 
@@ -19,6 +20,7 @@ import pytest
 from selenium.webdriver.common.by import By
 
 from lvmkit.core.journal import Journal
+from lvmkit.lab.paths import LabPaths
 from lvmkit.lvm.lock import lock_path
 from lvmkit.lvm.reports import get_lv, list_lvs
 from lvmkit.lvm.snapshot import run_tag
@@ -31,7 +33,7 @@ from tests.browser import console_errors, headless_chromium, no_selenium_manager
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers, lvmkit_mounts, lvmkit_volumes, partial_archives
 
-SHARE = "/var/lib/lvmkit-lab/share/rb-tests"  # the lab's share: the same directory here and in the guest
+SHARE = f"{LabPaths.default().share}/rb-tests"  # the lab's share: the same directory here and in the guest
 RB_ROOT = "/run/rb-tests"  # where these tests mount their volumes
 GROUP_ROOT = "/run/lvmkit-test"  # where the group's members are mounted, as the other end-to-end tests do
 
@@ -130,6 +132,22 @@ def argvs(record: dict) -> list[list[str]]:
     return [entry.argv for entry in record["journal"]]
 
 
+def plots_in(record: dict, runbook: str) -> dict[str, str]:
+    """Each plot in the executed notebook, by the source of its cell: the line it shows in a terminal.
+    Each must be in the HTML too, inline (a data: URI, no URL to fetch)."""
+    notebook = json.loads(open(f"{record['folder']}/{runbook}.ipynb").read())
+    page = open(f"{record['folder']}/{runbook}.html").read()
+    found = {}
+    for cell in notebook["cells"]:
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if png:
+                assert f'src="data:image/png;base64,{png.strip()}' in page, "the plot is inline in the HTML"
+                found["".join(cell["source"])] = "".join(output["data"]["text/plain"])
+    assert not re.search(r"<img[^>]+src=[\"']https?:", page), "no image fetched from elsewhere"
+    return found
+
+
 def cell_errors(record: dict, runbook: str) -> list[tuple[str, dict]]:
     notebook = json.loads(open(f"{record['folder']}/{runbook}.ipynb").read())
     return [("".join(c["source"]), o) for c in notebook["cells"] for o in c.get("outputs", [])
@@ -179,6 +197,13 @@ def test_backup_runbook_runs_the_approved_plan_and_records_every_command(lvm_hos
     assert manifest["digest"]["sha256"] == hashlib.sha256(digest.encode()).hexdigest()
     assert set(run["files"]) == {"backup.ipynb", "backup.html", "journal.jsonl", "manifest.json",
                                  "approved-plan.json"}
+    readings = manifest["snapshot"]["readings"]  # the final check's at least, after the last byte
+    assert readings and readings[-1]["used_percent"] == manifest["snapshot"]["final_percent"]
+    assert max(r["used_percent"] for r in readings) == manifest["snapshot"]["peak_percent"]
+    assert all(r["size_bytes"] == manifest["snapshot"]["size_bytes"] for r in readings), "not autoextended"
+    (shown,) = plots_in(backed_up, "backup").values()  # one panel: this snapshot, every reading the manifest keeps
+    assert shown == (f"[plot] snapshot {manifest['snapshot']['name']}: its copy-on-write space used: "
+                     f"{len(readings)} readings, peak {manifest['snapshot']['peak_percent']:.1f}%")
     assert_no_leftovers(lvm_host, dest)
 
 
@@ -235,6 +260,11 @@ def test_dr_rehearsal_runbook_proves_the_restore_reports_rto_and_rpo_and_tears_d
         assert ["lvremove", "--yes", f"{LAB_VG}/{scratch}"] in commands
         assert get_lv(lvm_host, LAB_VG, scratch) is None, "the scratch volume is torn down"
         assert {"manifest.json", "rehearsal.json"} <= set(record["run"]["files"])
+        assert record["run"]["recovery"] == {key: report[key] for key in ("rto_s", "rpo_s", "origin", "engine",
+                                                                           "proved")}
+        (shown,) = plots_in(record, "dr-rehearsal").values()  # the first rehearsal of its volume in these records
+        assert shown == f"[plot] rehearsals: 1, RTO of the latest (up to 5): {report['rto_s']:.1f} s"
+        assert "the first rehearsal of this volume here" in open(f"{record['folder']}/dr-rehearsal.html").read()
         assert_no_leftovers(lvm_host, dest)
     finally:
         lvm_host.run(["lvremove", "--yes", f"{LAB_VG}/{scratch}"], changes=True, check=False)
@@ -255,6 +285,11 @@ def test_snapshot_overflow_drill_runbook_overflows_recovers_and_leaves_nothing(
         html = open(f"{record['folder']}/snapshot-overflow-drill.html").read()
         assert "invalid_snapshot" in html, "what LVM reports is shown"
         assert "overflowed and became invalid" in html or "disappeared" in html, "what lvmkit says is shown"
+        (shown,) = plots_in(record, "snapshot-overflow-drill").values()
+        overflowed, extended = (re.fullmatch(r"(\d+) readings, peak ([\d.]+)%", panel.rsplit(": ", 1)[1]).groups()
+                                for panel in shown.removeprefix("[plot] ").split("; "))
+        assert int(overflowed[0]) >= 2 and float(overflowed[1]) >= 50, "the guard saw the space fill"
+        assert int(extended[0]) >= 2 and float(extended[1]) < 100, "autoextend kept it below full"
         assert not [v.full_name for v in list_lvs(lvm_host, LAB_VG) if DRILL_TAG in v.tags and name in v.name]
         left = lvm_host.run(["ls", "-A", dest]).stdout.split()
         assert not [n for n in left if f"{LAB_VG}-{name}-" in n], "the drill removes its archive sets"

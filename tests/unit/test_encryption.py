@@ -65,14 +65,13 @@ def test_read_recipients_of_a_missing_file_says_how_to_make_one(scripted_host):
 @pytest.mark.parametrize("engine, reason", [
     ("fsarchiver", "cannot write it to a pipe"),
     ("rsync", "a tree of files"),
-    ("dar", "numbered slices"),
 ])
 def test_engines_that_write_no_single_stream_are_refused_with_the_reason(engine, reason):
     with pytest.raises(UsageError, match=f"cannot encrypt engine {engine}: .*{reason}"):
         refuse_unstreamed(get_engine(engine))
 
 
-@pytest.mark.parametrize("engine", ["tar", "dd", "partclone"])
+@pytest.mark.parametrize("engine", ["tar", "dar", "dd", "partclone"])
 def test_stream_engines_are_accepted(engine):
     refuse_unstreamed(get_engine(engine))
 
@@ -102,6 +101,15 @@ def test_encrypt_argv_pipes_the_engines_stream_into_age():
     assert argv[:2] == ["bash", "-c"] and 'age --encrypt --recipients-file "$r" --output "$out"' in argv[2]
     assert argv[4:6] == [RECIPIENTS, f"{SET}/filesystem.tar.zst.age"]
     assert "--file=-" in argv[6:], "tar writes its archive to stdout, never to a file"
+
+
+def test_dar_streams_to_stdout_and_reads_stdin_front_to_back():
+    dar = get_engine("dar")
+    create = dar.backup_argv("/mnt", dar.stream_out, "ext4", {})
+    assert create[:3] == ["dar", "-c", "-"], "dar writes its archive to stdout"
+    for argv in (dar.verify_argv("/dev/stdin", "ext4"), dar.restore_argv("/dev/stdin", "/target", "ext4", {})):
+        assert argv[2:4] == ["-", "--sequential-read"], "a pipe cannot seek to the catalogue at the end"
+    assert dar.verify_argv(f"{SET}/filesystem.1.dar", "ext4")[2] == f"{SET}/filesystem", "a clear set: by basename"
 
 
 def test_decrypt_argv_feeds_age_into_the_engine_reading_stdin():

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lvmkit import cli, lab
-from lvmkit.core.errors import LabError
+from lvmkit.core.errors import CommandError, LabError
 from lvmkit.core.host import Host
 from lvmkit.lab import vm
 from lvmkit.lab.paths import LabPaths
@@ -103,6 +103,30 @@ def test_up_with_lab_directory_the_guest_cannot_be_told_names_the_variable(tmp_p
     with pytest.raises(LabError, match=r"the lab directory, .*' '.*set LVMKIT_LAB_DIR"):
         lab.up(Host(), LabPaths.default())
     assert not (tmp_path / "my lab").exists()
+
+
+@pytest.mark.parametrize("value", ["fast", "30", "-5", ""])
+def test_up_with_a_provision_time_limit_that_is_no_time_limit_names_the_variable(paths, monkeypatch, value):
+    monkeypatch.setenv("LVMKIT_LAB_PROVISION_TIMEOUT", value)
+    monkeypatch.setattr("lvmkit.lab.has_device_mapper", lambda: True)
+    with pytest.raises(LabError, match=r"LVMKIT_LAB_PROVISION_TIMEOUT=.* give whole seconds, 60 or more"):
+        lab.up(Host(), paths)
+    assert not paths.root.exists()
+
+
+def test_provisioning_that_runs_out_of_time_says_which_variable_raises_the_limit(paths, monkeypatch):
+    monkeypatch.setenv("LVMKIT_LAB_PROVISION_TIMEOUT", "60")
+    monkeypatch.setattr("lvmkit.lab.has_device_mapper", lambda: True)
+    ran = []
+
+    def run(argv, **kwargs):
+        ran.append(kwargs["timeout"])
+        raise CommandError("local", argv, 124, "lvmkit: timed out after 60 s")
+
+    monkeypatch.setattr(Host, "run", lambda self, argv, **kwargs: run(argv, **kwargs))
+    with pytest.raises(LabError, match="did not finish within 60 s; .* set LVMKIT_LAB_PROVISION_TIMEOUT"):
+        lab.up(Host(), paths)
+    assert ran == [60]
 
 
 def test_kernel_command_line_too_long_for_the_kernel_is_refused(tmp_path):

@@ -25,6 +25,7 @@ from lvmkit.archive.manifest import (
     from_json,
     read_manifest,
 )
+from lvmkit.lvm.guard import BoundedReadings, GuardReading
 from lvmkit.ops import backup as backup_module
 from lvmkit.ops.listing import ListedSet, render
 
@@ -104,13 +105,17 @@ def test_backup_manifest_as_written_reads_back_equal():
     """The backup's own builder, given a run as execution leaves it (autoextended once)."""
     single = from_json(recorded("single-tar-thick.json"), WHERE)
     grown = {"at": "2026-11-30T01:03:40+00:00", "used_percent": 61.5, "from_bytes": 8388608, "to_bytes": 12582912}
+    readings = BoundedReadings()
+    for at, percent, size in (("01:03:38", 12.5, 8388608), ("01:03:40", 61.5, 8388608), ("01:03:42", 40.25, 12582912)):
+        readings.offer(GuardReading(f"2026-11-30T{at}+00:00", percent, size))
     run = SimpleNamespace(
         engine=SimpleNamespace(name="tar", level="file", archive_name="filesystem.tar.zst"),
         snapshot=SimpleNamespace(name=single.snapshot.name, thin=False, size_bytes=8388608,
                                  tags=["lvmkit", "lvmkit-run-x"]),
         origin=SimpleNamespace(vg_name="labvg", name="mf_rec_thick", size=33554432, uuid=single.origin.uuid,
                                attr=SimpleNamespace(is_thin=False), pool_lv=None),
-        guard=SimpleNamespace(snapshot_bytes=12582912, extensions=[grown], peak_percent=61.5, percent=40.25),
+        guard=SimpleNamespace(snapshot_bytes=12582912, extensions=[grown], peak_percent=61.5, percent=40.25,
+                              readings=readings),
         filesystem=SimpleNamespace(type="ext4", uuid=None, label=None),
         paths=SimpleNamespace(name=single.name), host="ssh://root@lab", run_id="20261130T010300Z-x1",
         engine_version="tar 1.34", engine_options={"threads": "2"}, started="2026-11-30T01:03:00+00:00",
@@ -119,6 +124,7 @@ def test_backup_manifest_as_written_reads_back_equal():
     )
     written = backup_module._manifest(run, dict(single.checksums), 300821)
     assert written.snapshot.extensions == (Extension(**grown),)
+    assert [r.used_percent for r in written.snapshot.readings] == [12.5, 61.5, 40.25]
     assert written.archive_sha256 == single.checksums["filesystem.tar.zst"]
     assert from_json(written.to_json(), WHERE) == written
     assert "encryption" not in written.to_dict(), "a clear set's manifest is written as before"

@@ -14,7 +14,7 @@ from lvmkit.runbooks.params import INJECTED, TYPES
 
 RUNBOOKS = list_runbooks()
 EXPECTED = {"backup", "restore", "verify", "dr-rehearsal", "snapshot-overflow-drill", "group-backup",
-            "bare-metal-rehearsal"}
+            "bare-metal-rehearsal", "postgresql-backup"}
 
 
 def code(cell) -> str:

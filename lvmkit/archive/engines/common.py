@@ -17,6 +17,10 @@ Reads = Literal["mount", "device"]
 # dd read error. errexit and nounset make a typo or a missing parameter fail loudly too.
 PIPELINE_PROLOGUE = "set -o errexit -o nounset -o pipefail\n"
 
+# The archive path every streamed engine reads its archive from (an encrypted verify or
+# restore: `age --decrypt` writes into the engine's stdin).
+STREAM_IN = "/dev/stdin"
+
 
 @dataclass(frozen=True)
 class IntegerRange:

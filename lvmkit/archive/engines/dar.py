@@ -2,6 +2,10 @@
 
 dar names its archive BASENAME.N.dar, N being the slice number; lvmkit makes one slice,
 so the archive set holds "filesystem.1.dar" and every dar command gets the basename.
+Encrypted (--encrypt-to), dar writes its archive to stdout ("-" as the basename) and reads
+it back from stdin with --sequential-read: dar 2.7 writes the marks that let it read an
+archive front to back, without seeking to the catalogue at its end (measured: a streamed
+archive extracts and tests from a pipe).
 The Debian build has no libthreadar ("Multiple threads: NO" in `dar -V`), so this engine
 has no threads option.
 """
@@ -11,10 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lvmkit.archive.engines.base import Engine, EngineOption, Level
-from lvmkit.archive.engines.common import ZSTD_LEVEL, Reads, absolute, require_filesystem
+from lvmkit.archive.engines.common import STREAM_IN, ZSTD_LEVEL, Reads, absolute, require_filesystem
 from lvmkit.core.errors import UsageError
 
 SLICE_SUFFIX = ".1.dar"
+STREAM = "-"  # dar's name for stdout (create) and stdin (test, extract)
 
 # On every command. dar asks questions (overwrite? continue?) and, without a terminal,
 # warns and answers "no"; -Q drops the warning and makes it non-interactive for sure.
@@ -31,6 +36,7 @@ class DarEngine(Engine):
     restore_makes_filesystem: bool = False
     archive_name: str = "filesystem" + SLICE_SUFFIX
     options: tuple[EngineOption, ...] = (ZSTD_LEVEL,)
+    stream_out: str | None = STREAM
 
     def tools(self, fstype: str) -> list[str]:
         require_filesystem(self, fstype)
@@ -50,7 +56,7 @@ class DarEngine(Engine):
         require_filesystem(self, fstype)
         chosen = self.resolve_options(options)
         return [
-            "dar", "-c", basename(archive),
+            "dar", "-c", STREAM if archive == STREAM else basename(archive),
             "-R", absolute(source, "snapshot mount"),
             f"-zzstd:{chosen['zstd_level']}",  # algo:level; no block size: streaming mode, one thread
             "-M",  # stay in the snapshot's filesystem
@@ -62,7 +68,7 @@ class DarEngine(Engine):
     def verify_argv(self, archive: str, fstype: str, options: dict[str, str] | None = None) -> list[str]:
         # -t reads every file's data, EA and FSA and checks their CRCs, and the CRCs of the
         # archive's own structure (header, catalogue).
-        return ["dar", "-t", basename(archive), *NON_INTERACTIVE]
+        return ["dar", "-t", *archive_args(archive), *NON_INTERACTIVE]
 
     def restore_argv(self, archive: str, target: str, fstype: str, options: dict[str, str]) -> list[str]:
         require_filesystem(self, fstype)
@@ -71,7 +77,7 @@ class DarEngine(Engine):
         # EA: system.posix_acl_*) and ext2/3/4 flags by default. It does not restore the
         # root directory itself (-R): that keeps what mkfs gave it.
         return [
-            "dar", "-x", basename(archive),
+            "dar", "-x", *archive_args(archive),
             "-R", absolute(target, "target mount"),
             # -w: overwrite without asking. The target is a fresh filesystem, but mkfs.ext4
             # made lost+found there; asked, -Q answers "no" and lost+found keeps mkfs's
@@ -79,6 +85,13 @@ class DarEngine(Engine):
             "-w",
             *NON_INTERACTIVE,
         ]
+
+
+def archive_args(archive: str) -> list[str]:
+    """The archive as dar reads it: its basename, or stdin read front to back."""
+    if archive == STREAM_IN:
+        return [STREAM, "--sequential-read"]  # a pipe cannot seek to the catalogue at the end
+    return [basename(archive)]
 
 
 def basename(archive: str) -> str:
