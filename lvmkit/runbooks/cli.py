@@ -9,6 +9,7 @@ from pathlib import Path
 
 from lvmkit.archive import signature
 from lvmkit.core.journal import Journal
+from lvmkit.logs import is_quiet
 from lvmkit.runbooks import audit, audit_report, planning
 from lvmkit.runbooks.catalog import find, list_runbooks, runbooks_dir
 from lvmkit.runbooks.display import Table
@@ -165,7 +166,7 @@ def cmd_runbook_run(args, journal: Journal) -> int:
                          anchor=args.anchor or args.anchor_socket is not None,
                          anchor_socket=Path(args.anchor_socket) if args.anchor_socket else None,
                          sign_key=signature.key_file(args.sign_key))
-    result = run_runbook(request, journal=journal, verbose=is_verbose(args))
+    result = run_runbook(request, journal=journal, verbose=is_verbose(args), quiet=is_quiet(args))
     print(json.dumps({"record": str(result.record), "outcome": result.outcome,
                       "audit": {"seq": result.audit_line["seq"], "head": result.audit_line["hash"]}}))
     return exit_code(result)

@@ -99,11 +99,13 @@ def plan_runbook(book: Runbook, values: dict, host: Host, records: Path) -> tupl
     return record, approval.save(records, record)
 
 
-def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=None, verbose: bool = False) -> RunResult:
+def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=None, verbose: bool = False,
+                quiet: bool = False) -> RunResult:
     """Execute the runbook and record it; a failing notebook gives a record with outcome `failed`.
 
     The terminal (`stream`) shows the runbook's steps, progress, warnings and the outcome;
-    `verbose` adds papermill's cell-by-cell log. The record holds everything either way.
+    `verbose` adds papermill's cell-by-cell log; `quiet` keeps only warnings, errors and the
+    outcome (the step under way is a live line). The record holds everything either way.
     """
     stream = Terminal.of(stream or sys.stderr)
     book, records = request.runbook, request.records
@@ -130,10 +132,11 @@ def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=N
         shutil.copyfile(approved_path, record / APPROVED_PLAN)
         injected["approved_plan"] = str(record / APPROVED_PLAN)
     notebook = record / f"{book.name}.ipynb"
-    say(stream, f"runbook {book.name} on {host.name}, record folder {record}")
+    if not quiet:
+        say(stream, f"runbook {book.name} on {host.name}, record folder {record}")
 
     began = time.monotonic()
-    console = RunConsole(stream, book.notebook.get("cells", []), verbose)
+    console = RunConsole(stream, book.notebook.get("cells", []), verbose, quiet)
     outcome, error = execute(book, notebook, {**request.values, **injected}, record, console)
     end = utc_now()
     html_error = None
