@@ -130,6 +130,10 @@ class AuditReport:
     given_head: str | None = None
     given_head_line: int | None = None  # the line whose hash is the given head (0: the empty log)
     uncovered_plans: list[str] = field(default_factory=list)  # kept after the last run
+    # The problems found on a record's line or in its folder, by the folder's name (a folder no
+    # line names too); the rest (a line naming no record, the plans, the head) only in `problems`.
+    by_record: dict[str, list[str]] = field(default_factory=dict)
+    entries: dict[str, dict] = field(default_factory=dict)  # each record's line, parsed, in the chain's order
 
     @property
     def intact(self) -> bool:
@@ -171,6 +175,7 @@ def verify(records: Path, *, head: str | None = None, trust: str | None = None) 
     heads = [GENESIS]  # the head after each line: a head kept elsewhere must be one of them
     for number, line in enumerate(lines, 1):
         where = f"{AUDIT_LOG} line {number}"
+        found = len(report.problems)  # this line's problems start here
         if isinstance(line, bytes):
             report.problems.append(f"{where} is not UTF-8 text: damaged or edited")
             previous = line_hash(line)
@@ -203,11 +208,15 @@ def verify(records: Path, *, head: str | None = None, trust: str | None = None) 
             report.problems.append(f"{where} names {record} again (first on line {named[record]})")
             continue
         named[record] = number
+        report.entries[record] = entry
         _check_record(records / record, entry, where, report.problems, plans, trust)
+        if report.problems[found:]:
+            report.by_record[record] = report.problems[found:]
     report.head = previous
     for path in sorted(records.iterdir()):
         if path.name not in NOT_RECORDS and path.name not in named:
             report.problems.append(f"{path.name} is not in {AUDIT_LOG}: added (or a run still in progress)")
+            report.by_record[path.name] = report.problems[-1:]
     _check_plans(records, plans, report)
     if head is not None:
         report.given_head = head

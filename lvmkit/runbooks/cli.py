@@ -1,4 +1,4 @@
-"""`lvmkit runbook list|params|plan|run` and `lvmkit audit verify`."""
+"""`lvmkit runbook list|params|plan|run` and `lvmkit audit verify|report`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 from lvmkit.archive import signature
 from lvmkit.core.journal import Journal
-from lvmkit.runbooks import audit, planning
+from lvmkit.logs import is_quiet
+from lvmkit.runbooks import audit, audit_report, planning
 from lvmkit.runbooks.catalog import find, list_runbooks, runbooks_dir
 from lvmkit.runbooks.display import Table
 from lvmkit.runbooks.params import ParameterError, validate
@@ -59,15 +60,25 @@ def add_commands(subparsers) -> None:
     audit_parser = subparsers.add_parser("audit", help="check the records of runbook runs")
     audit_actions = audit_parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     check = audit_actions.add_parser("verify", help="detect any edited, deleted, added or reordered record")
-    check.add_argument("records", metavar="DIR", nargs="?", default=None,
-                       help=f"the records directory (default {default_records()})")
+    _audit_options(check)
     check.add_argument("--head", default=None, metavar="SHA256",
                        help="the chain's head hash as kept elsewhere (a change ticket): also detects a cut-short log")
-    check.add_argument("--trust", default=None, metavar="FILE",
-                       help=f"allowed_signers: every record must be signed by one of them "
-                            f"(default {signature.DEFAULT_TRUST} when it exists)")
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=cmd_audit_verify)
+
+    page = audit_actions.add_parser("report", help="one HTML page of every recorded run, linked to its notebook")
+    _audit_options(page)
+    page.add_argument("--html", required=True, metavar="FILE",
+                      help="the page to write (0600), outside DIR; its links to the records are relative")
+    page.set_defaults(handler=cmd_audit_report)
+
+
+def _audit_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("records", metavar="DIR", nargs="?", default=None,
+                        help=f"the records directory (default {default_records()})")
+    parser.add_argument("--trust", default=None, metavar="FILE",
+                        help=f"allowed_signers: every record must be signed by one of them "
+                             f"(default {signature.DEFAULT_TRUST} when it exists)")
 
 
 def _run_options(parser: argparse.ArgumentParser) -> None:
@@ -155,7 +166,7 @@ def cmd_runbook_run(args, journal: Journal) -> int:
                          anchor=args.anchor or args.anchor_socket is not None,
                          anchor_socket=Path(args.anchor_socket) if args.anchor_socket else None,
                          sign_key=signature.key_file(args.sign_key))
-    result = run_runbook(request, journal=journal, verbose=is_verbose(args))
+    result = run_runbook(request, journal=journal, verbose=is_verbose(args), quiet=is_quiet(args))
     print(json.dumps({"record": str(result.record), "outcome": result.outcome,
                       "audit": {"seq": result.audit_line["seq"], "head": result.audit_line["hash"]}}))
     return exit_code(result)
@@ -170,4 +181,12 @@ def cmd_audit_verify(args, journal: Journal) -> int:
                           "problems": report.problems}, indent=2))
     else:
         print(report.render())
+    return 0 if report.intact else 1
+
+
+def cmd_audit_report(args, journal: Journal) -> int:
+    records = Path(args.records) if args.records else default_records()
+    report = audit_report.write_report(records, Path(args.html), trust=signature.trust_file(args.trust))
+    verdict = "audit chain intact" if report.intact else f"AUDIT FAILED: {len(report.problems)} problem(s), marked on the page"
+    print(f"{verdict}; the report of {records} is {Path(args.html).absolute()}")
     return 0 if report.intact else 1

@@ -68,12 +68,12 @@ def step_titles(cells) -> list[str]:
 class RunConsole:
     """The terminal's view of one run: papermill's hooks and output streams end here."""
 
-    def __init__(self, terminal: Terminal, cells, verbose: bool = False):
-        self.terminal, self.verbose = terminal, verbose
+    def __init__(self, terminal: Terminal, cells, verbose: bool = False, quiet: bool = False):
+        self.terminal, self.verbose, self.quiet = terminal, verbose, quiet and not verbose
         self.total = len(step_titles(cells))
         self.outline, self.number = Outline(), 0
         self.step = ""  # "[4/8] Execute the plan": the step that runs (or failed)
-        self.log = OperatorLog(Indented(terminal), verbose)
+        self.log = OperatorLog(Indented(terminal), verbose, quiet=self.quiet)
         self.stdout = _Lines(self.log)
         self.stderr = Indented(terminal)  # progress (redrawn with \r) and Python's warnings
 
@@ -85,7 +85,11 @@ class RunConsole:
         self.step = f"[{self.number}/{self.total}] {title}"
         self.stdout.end()
         self.terminal.clear()
-        self.terminal.line(f"  {self.step}")
+        if self.quiet:  # -q: on a terminal the step under way is a live line, gone when it ends; a log gets none
+            if self.terminal.tty:
+                self.terminal.status(f"  {self.step}")
+        else:
+            self.terminal.line(f"  {self.step}")
 
     def finish(self) -> None:
         self.stdout.end()

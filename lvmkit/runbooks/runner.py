@@ -99,11 +99,13 @@ def plan_runbook(book: Runbook, values: dict, host: Host, records: Path) -> tupl
     return record, approval.save(records, record)
 
 
-def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=None, verbose: bool = False) -> RunResult:
+def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=None, verbose: bool = False,
+                quiet: bool = False) -> RunResult:
     """Execute the runbook and record it; a failing notebook gives a record with outcome `failed`.
 
     The terminal (`stream`) shows the runbook's steps, progress, warnings and the outcome;
-    `verbose` adds papermill's cell-by-cell log. The record holds everything either way.
+    `verbose` adds papermill's cell-by-cell log; `quiet` keeps only warnings, errors and the
+    outcome (the step under way is a live line). The record holds everything either way.
     """
     stream = Terminal.of(stream or sys.stderr)
     book, records = request.runbook, request.records
@@ -130,10 +132,11 @@ def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=N
         shutil.copyfile(approved_path, record / APPROVED_PLAN)
         injected["approved_plan"] = str(record / APPROVED_PLAN)
     notebook = record / f"{book.name}.ipynb"
-    say(stream, f"runbook {book.name} on {host.name}, record folder {record}")
+    if not quiet:
+        say(stream, f"runbook {book.name} on {host.name}, record folder {record}")
 
     began = time.monotonic()
-    console = RunConsole(stream, book.notebook.get("cells", []), verbose)
+    console = RunConsole(stream, book.notebook.get("cells", []), verbose, quiet)
     outcome, error = execute(book, notebook, {**request.values, **injected}, record, console)
     end = utc_now()
     html_error = None
@@ -267,11 +270,20 @@ def execute(book: Runbook, output: Path, parameters: dict, cwd: Path, console: R
     return "succeeded", None
 
 
+# nbconvert's lab template, less the scripts it loads from CDNs (templates/offline/): a record's
+# rendering opens offline and reaches nothing outside itself.
+TEMPLATES = Path(__file__).parent / "templates"
+HTML_TEMPLATE = "offline"
+
+
 def render_html(notebook: Path, html: Path) -> None:
     import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nbformat.read(notebook, as_version=4))
+    exporter = HTMLExporter(template_name=HTML_TEMPLATE, extra_template_basedirs=[str(TEMPLATES)])
+    # The page's title is the runbook's name, as `from_filename` would give it.
+    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4),
+                                          resources={"metadata": {"name": notebook.stem}})
     html.write_text(body, encoding="utf-8")
 
 

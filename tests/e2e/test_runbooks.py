@@ -17,6 +17,7 @@ import shutil
 import uuid
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from lvmkit.core.journal import Journal
 from lvmkit.lab.paths import LabPaths
@@ -24,8 +25,10 @@ from lvmkit.lvm.lock import lock_path
 from lvmkit.lvm.reports import get_lv, list_lvs
 from lvmkit.lvm.snapshot import run_tag
 from lvmkit.runbooks import audit
+from lvmkit.runbooks.catalog import find
 from lvmkit.runbooks.cli import add_commands
 from lvmkit.runbooks.steps import DRILL_TAG, FLOOD
+from tests.browser import console_errors, headless_chromium, no_selenium_manager
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers, lvmkit_mounts, lvmkit_volumes, partial_archives
@@ -414,3 +417,42 @@ def test_audit_verify_passes_on_the_records_and_fails_after_one_byte_changed(rec
     code, lines = lvmkit("audit", "verify", str(copy))
     assert code == 1
     assert f"record {folder.name}: journal.jsonl was edited" in "\n".join(lines)
+
+
+def test_audit_report_in_a_real_browser_lists_every_run_links_its_notebook_and_shows_the_tampered_one(
+        records, backed_up, tmp_path):
+    """The records this module's runbooks made, copied with one byte changed in one of them,
+    reported as a page and read by headless Chromium cut off from every outside name."""
+    site = tmp_path / "site"  # the page beside its records, as a folder one would copy
+    copy = site / "records"
+    shutil.copytree(records, copy)
+    folders = [p for p in sorted(copy.iterdir()) if p.name not in audit.NOT_RECORDS]
+    tampered = folders[0]
+    journal = tampered / "journal.jsonl"
+    data = bytearray(journal.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    journal.write_bytes(bytes(data))
+    code, lines = lvmkit("audit", "report", str(copy), "--html", str(site / "report.html"))
+    assert code == 1 and lines[-1].startswith("AUDIT FAILED"), lines
+    profile = tmp_path / "chromium"
+    profile.mkdir()
+    with no_selenium_manager() as manager_calls, headless_chromium(profile) as driver:
+        driver.get((site / "report.html").as_uri())
+        assert driver.title == "lvmkit audit report"
+        assert console_errors(driver) == []
+        rows = driver.find_elements(By.CSS_SELECTOR, "table#runs tbody tr")
+        assert [row.get_attribute("id") for row in rows] == [folder.name for folder in folders], "a row per run"
+        shown = {row.get_attribute("id"): row.find_element(By.CSS_SELECTOR, "td.chain").text for row in rows}
+        assert shown[tampered.name].startswith("TAMPERED") and "journal.jsonl was edited" in shown[tampered.name]
+        assert all(text == "intact" for name, text in shown.items() if name != tampered.name)
+        assert {"alice", "bob", "0012345"} <= set(rows[folders.index(copy / backed_up["run"]["record"])].text.split())
+        links = [(row.get_attribute("id"), row.find_element(By.CSS_SELECTOR, "a").text) for row in rows]
+        for record, runbook in links:  # each opens its own record's notebook, and loads nothing from outside
+            driver.get((site / "report.html").as_uri())
+            driver.find_element(By.CSS_SELECTOR, f"tr[id='{record}'] a").click()
+            assert driver.current_url == (copy / record / f"{runbook}.html").as_uri()
+            assert driver.title == runbook
+            assert driver.find_element(By.CSS_SELECTOR, "h1").text == find(runbook).title
+            assert record in driver.page_source, "the notebook's parameters name its record folder"
+            assert console_errors(driver) == [], record
+    assert manager_calls == []

@@ -54,10 +54,11 @@ def book(tmp_path_factory):
     patch.undo()
 
 
-def run(book, tmp_path, verbose=False, **given):
+def run(book, tmp_path, verbose=False, quiet=False, **given):
     values = validate(book.name, book.parameters, given, as_text=True)
     terminal = io.StringIO()
-    result = run_runbook(RunRequest(book, values, "local", tmp_path, "alice"), stream=terminal, verbose=verbose)
+    result = run_runbook(RunRequest(book, values, "local", tmp_path, "alice"), stream=terminal, verbose=verbose,
+                         quiet=quiet)
     return result, terminal.getvalue()
 
 
@@ -83,6 +84,15 @@ def test_quiet_run_shows_steps_warnings_outcome_and_record_but_no_cell_log(book,
     assert len(lines) == 7
     notebook = json.loads((result.record / "steps.ipynb").read_text())
     assert "a detail the record keeps" in json.dumps(notebook), "the record keeps every output"
+
+
+def test_run_with_q_shows_only_warnings_and_the_outcome_with_its_record(book, tmp_path):
+    result, shown = run(book, tmp_path, quiet=True)
+    lines = shown.splitlines()
+    assert result.outcome == "succeeded"
+    assert lines[0] == "        warning: a thing to see", "a warning is shown, under no step line"
+    assert lines[1].startswith("lvmkit: runbook steps: succeeded in ") and str(result.record) in lines[1]
+    assert len(lines) == 2, shown
 
 
 def test_verbose_run_shows_papermills_cell_by_cell_log(book, tmp_path):
