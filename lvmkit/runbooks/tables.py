@@ -22,7 +22,8 @@ def commands(host: Host) -> Table:  # steps.commands in the notebooks
     """Every command this run sent to the target: when, how long, exit code, the end of its output."""
     rows = []
     for number, entry in enumerate(host.journal.entries, 1):
-        output = (entry.stderr.strip() or entry.stdout.strip())[-OUTPUT_TAIL:]
+        # NUL-separated output (find -print0) would put raw NULs in the notebook and its HTML
+        output = (entry.stderr.strip() or entry.stdout.strip())[-OUTPUT_TAIL:].replace("\0", "\\0")
         command = join(entry.argv)
         rows.append([number, entry.start[11:22], f"{entry.duration_s:.2f}",
                      "planned" if entry.planned else entry.returncode,
