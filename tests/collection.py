@@ -19,6 +19,10 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 COLLECTION = REPOSITORY / "ansible"
 NAMESPACE, NAME = "lvmkit", "fleet"
 BIN = Path(sys.executable).parent  # the venv's ansible-playbook, ansible-galaxy, ansible-test, lvmkit
+# Ansible's commands get a stdin of their own: ansible-core refuses to start when the stdin it
+# inherits is non-blocking ("Ansible requires blocking IO"), which a tool killed earlier in
+# the session (ssh sets O_NONBLOCK on its stdin) can leave it.
+NO_STDIN = subprocess.DEVNULL
 
 
 def copy_tree(root: Path) -> Path:
@@ -31,7 +35,7 @@ def copy_tree(root: Path) -> Path:
 def install(root: Path) -> Path:
     """`ansible-galaxy collection install ansible/ -p ROOT`; returns ROOT (a collections path)."""
     subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", "--force", str(COLLECTION), "-p", str(root)],
-                   check=True, capture_output=True, text=True, env=ansible_environment(root))
+                   check=True, capture_output=True, text=True, stdin=NO_STDIN, env=ansible_environment(root))
     return root
 
 
@@ -49,6 +53,6 @@ def run_module(collections: Path, module: str, arguments: dict, *, check_mode: b
     arguments = dict(arguments, _ansible_check_mode=check_mode)
     args_file = collections / f"{module}.args.json"
     args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": arguments}))
-    done = subprocess.run([sys.executable, str(source), str(args_file)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, str(source), str(args_file)], capture_output=True, text=True, stdin=NO_STDIN,
                           env=dict(os.environ, PYTHONPATH=str(collections), PATH=f"{BIN}:{os.environ.get('PATH', '')}"))
     return done.returncode, json.loads(done.stdout)

@@ -114,6 +114,10 @@ class Host:
             completed = subprocess.run(
                 self.transport_argv(argv),
                 input=input,
+                # Never the caller's stdin: ssh would forward a terminal's keystrokes to the
+                # command, and sets O_NONBLOCK on the stdin it inherits (a killed ssh leaves it
+                # so, and ansible-core then refuses to run from that shell).
+                stdin=subprocess.DEVNULL if input is None else None,
                 capture_output=True,
                 text=True,
                 errors="replace",

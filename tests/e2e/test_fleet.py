@@ -86,7 +86,7 @@ def fleet(lvm_host, volumes, backup_store, tmp_path_factory):
         (root / "inventory.yml").write_text(yaml.safe_dump(inventory))
         return subprocess.run([str(BIN / "ansible-playbook"), "-i", str(root / "inventory.yml"), str(PLAYBOOKS / name),
                                "-e", f"change_id={change}", "--forks", "2", *options],
-                              capture_output=True, text=True, env=state["env"], timeout=900)
+                              capture_output=True, text=True, stdin=collection.NO_STDIN, env=state["env"], timeout=900)
 
     state["playbook"] = playbook
     yield state

@@ -114,6 +114,7 @@ def test_ansible_test_sanity_validate_modules_and_compile_pass(tmp_path):
     tree = collection.copy_tree(tmp_path)
     done = subprocess.run([str(BIN / "ansible-test"), "sanity", "--test", "validate-modules", "--test", "compile",
                            "--python", "3.11", "--color", "no"],
-                          cwd=tree, capture_output=True, text=True, env=dict(os.environ, HOME=str(home)))
+                          cwd=tree, capture_output=True, text=True, stdin=collection.NO_STDIN,
+                          env=dict(os.environ, HOME=str(home)))
     assert done.returncode == 0, done.stdout + done.stderr
     assert 'Running sanity test "validate-modules"' in done.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import socket
 import time
@@ -69,6 +70,22 @@ def test_run_with_timeout_reports_exit_124_and_says_so():
     with pytest.raises(CommandError) as raised:
         Host().run(["sleep", "5"], timeout=0.2)
     assert raised.value.returncode == 124 and "timed out after 0.2 s" in str(raised.value)
+
+
+def test_run_never_gives_the_command_the_callers_stdin():
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"typed at the terminal\n")
+    os.close(write_end)
+    saved = os.dup(0)
+    os.dup2(read_end, 0)  # the caller's stdin holds input a command must not take
+    try:
+        result = Host().run(["cat"], timeout=10)
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+        os.close(read_end)
+    assert result.stdout == "", "the command read the caller's stdin"
+    assert Host().run(["cat"], input="given\n").stdout == "given\n", "input= still reaches it"
 
 
 def test_run_with_unknown_program_raises_command_error_127():
