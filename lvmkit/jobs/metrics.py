@@ -8,11 +8,11 @@ failed run: it is read back from the previous file.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from lvmkit.core.local_files import replace_file
 
 PREFIX = "lvmkit_job_"
 
@@ -49,18 +49,8 @@ def render(job: str, metrics: list[Metric]) -> str:
 
 
 def write(directory: str, job: str, metrics: list[Metric]) -> Path:
-    target = file_for(directory, job)
-    # Same directory: rename(2) is atomic only within one filesystem. The name begins with
-    # a dot and does not end in .prom, so node_exporter ignores it while it is written.
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{PREFIX}{job}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            out.write(render(job, metrics))
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o644)  # node_exporter runs as its own user; the values are not secret
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return target
+    # The temporary's name begins with a dot and does not end in .prom, so node_exporter
+    # ignores it while it is written. 0644: node_exporter runs as its own user; the values
+    # are not secret.
+    return replace_file(file_for(directory, job), render(job, metrics), mode=0o644,
+                        temp_prefix=f".{PREFIX}{job}.", temp_suffix=".tmp")

@@ -15,12 +15,12 @@ from __future__ import annotations
 import html
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
 from lvmkit.core.errors import UsageError
+from lvmkit.core.local_files import replace_file
 from lvmkit.runbooks import audit
 
 COLUMNS = ("#", "time (UTC)", "runbook", "change", "operator", "approver", "host", "outcome", "duration", "chain")
@@ -75,16 +75,7 @@ def write_report(records: Path, out: Path, *, trust: str | None = None) -> audit
         raise UsageError(f"the report's folder {out.parent} does not exist: create it, or give another --html path")
     report = audit.verify(records, trust=trust)
     page = render(records, report, rows(records, report), out.parent)
-    # mkstemp makes the file 0600 under a fresh name; the rename replaces whatever `out` was
-    # (a planted symlink included) without writing through it.
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(page)
-        os.replace(temporary, out)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    replace_file(out, page, mode=0o600, temp_prefix=f".{out.name}.")
     return report
 
 
