@@ -159,6 +159,16 @@ class AuditReport:
         return "\n".join(lines)
 
 
+def read_run_json(folder: Path) -> dict | None:
+    """A record's run.json as it is on disk; None when it is missing or not a JSON object
+    (what that means is verify's to say)."""
+    try:
+        run = json.loads((folder / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return run if isinstance(run, dict) else None
+
+
 def verify(records: Path, *, head: str | None = None, trust: str | None = None) -> AuditReport:
     """`trust`: an allowed_signers file; every record must then be signed by a key in it."""
     records = Path(records)

@@ -13,7 +13,6 @@ audit.log accounts for is what the chain reports as added.
 from __future__ import annotations
 
 import html
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +56,7 @@ def rows(records: Path, report: audit.AuditReport) -> list[Row]:
     unnamed = sorted(name for name in report.by_record if name not in report.entries)
     for name in [*report.entries, *unnamed]:
         entry = report.entries.get(name, {})
-        run = _run_json(records / name) or {key: entry.get(key) for key in audit.SUMMARY}
+        run = audit.read_run_json(records / name) or {key: entry.get(key) for key in audit.SUMMARY}
         found.append(Row(name, entry.get("seq"), run, tuple(report.by_record.get(name, ())),
                          _rendering(records / name, run.get("runbook"))))
     return found
@@ -134,14 +133,6 @@ def _row(row: Row, base: Path) -> str:
     ]
     marked = " class='tampered'" if row.tampered else ""
     return f"<tr id='{_text(row.record)}'{marked}>{''.join(cells)}</tr>\n"
-
-
-def _run_json(folder: Path) -> dict | None:
-    try:
-        run = json.loads((folder / audit.RUN_JSON).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return run if isinstance(run, dict) else None
 
 
 def _rendering(folder: Path, runbook: object) -> Path | None:

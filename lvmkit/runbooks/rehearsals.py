@@ -15,6 +15,8 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from lvmkit.runbooks import audit
+
 REHEARSAL_JSON = "rehearsal.json"  # what the dr-rehearsal runbook keeps in its record (steps.recovery_report)
 RUNBOOK = "dr-rehearsal"
 SLOWER_BY = 0.20  # slower than the previous rehearsals' median RTO by more than this: flagged
@@ -64,12 +66,11 @@ def history(records: Path, origin: str, engine: str, *, before: str | None = Non
     """The succeeded rehearsals of `origin` with `engine` in RECORDS, oldest first; with
     `before` (a record folder's name), only the runs recorded before it."""
     found = []
-    for run_json in records.glob("*/run.json"):
-        try:
-            run = json.loads(run_json.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+    for run_json in records.glob(f"*/{audit.RUN_JSON}"):
+        run = audit.read_run_json(run_json.parent)
+        if run is None:
             continue  # a damaged record is audit verify's to report, not the trend's
-        recovery = run.get("recovery") if isinstance(run, dict) else None
+        recovery = run.get("recovery")
         if (run.get("runbook") != RUNBOOK or run.get("outcome") != "succeeded" or not isinstance(recovery, dict)
                 or recovery.get("origin") != origin or recovery.get("engine") != engine):
             continue
