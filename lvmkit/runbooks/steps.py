@@ -64,8 +64,7 @@ from lvmkit.runbooks.tables import commands, lv_table, named, plan_table, prefli
 __all__ = [
     "DRILL_ROOT", "DRILL_TAG", "FLOOD", "Drill", "StepFailed", "backup_during_flood", "backup_summary", "call_with",
     "check_approval", "check_nothing_left", "commands", "connect", "connect_job", "drill_usage", "execute_backup",
-    "execute_group",
-    "execute_rebuild", "execute_restore", "flood", "freeze_window", "group_summary", "keep", "load_job", "log",
+    "execute_group", "execute_rebuild", "execute_restore", "flood", "freeze_window", "group_summary", "keep", "load_job", "log",
     "lv_table", "lvm_report", "make_throwaway_volume", "plan_backup", "plan_group", "plan_rebuild", "plan_restore",
     "plan_table", "preflight_table", "prepare_backup", "prepare_group", "prepare_rebuild",
     "prepare_rehearsal_restore", "prepare_restore", "prove_restore", "rebuild_report", "records_table",
