@@ -140,7 +140,7 @@ class Host:
         if self.dry_run and changes:
             raise RuntimeError("a dry run shows the plan; it never starts commands that change state")
         popen = subprocess.Popen(
-            self.transport_argv(["sh", "-c", _TETHERED, "sh", *argv]),
+            self.transport_argv(self.tethered_argv(argv)),
             stdin=subprocess.PIPE,  # held open, never written: its end tells the far side we died
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -157,6 +157,9 @@ class Host:
         missing = self.missing_tools(tools)
         if missing:
             raise MissingToolError(self.name, {t: DEBIAN_PACKAGE.get(t, t) for t in missing})
+
+    def tethered_argv(self, argv: list[str]) -> list[str]:
+        return ["sh", "-c", _TETHERED, "sh", *argv]
 
     def transport_argv(self, argv: list[str]) -> list[str]:
         return argv
@@ -349,6 +352,14 @@ class SshHost(Host):
     def become(self) -> list[str]:
         # LVM needs root: a login other than root gets there with sudo; -n: fail, never prompt
         return [] if self.user in (None, "root") else ["sudo", "-n"]
+
+    def tethered_argv(self, argv: list[str]) -> list[str]:
+        tethered = super().tethered_argv(argv)
+        # sudo runs the wrapper as its child, inside sudo's process group: the wrapper is no
+        # group's leader, and stopping "its" group (kill -TERM -PID) would stop nothing.
+        # setsid makes it the leader of a group of its own; -w: when setsid has to fork (it
+        # already leads one), it waits, so the exit status stays the command's.
+        return ["setsid", "-w", *tethered] if self.become() else tethered
 
     def check_transport(self, returncode: int, stderr: str) -> None:
         if returncode == 255 and any(s in stderr for s in SSH_TRANSPORT_FAILURES):

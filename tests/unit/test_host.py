@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import socket
+import subprocess
 import time
 
 import pytest
@@ -251,3 +252,22 @@ def test_vagrant_vm_host_key_is_recorded_per_vm_id_beside_vagrants_state(tmp_pat
                       accept_new_host_key=True, control_dir=tmp_path).ssh_options()
     assert "StrictHostKeyChecking=accept-new" in options
     assert "StrictHostKeyChecking=yes" in SshHost(address="h", known_hosts_file=state / "k", control_dir=tmp_path).ssh_options()
+
+
+@pytest.mark.parametrize("user, stops", [("vagrant", True), ("root", False)])
+def test_tethered_command_under_sudo_leads_the_group_that_terminate_stops(tmp_path, user, stops):
+    """sudo runs the wrapper as a forked child in sudo's own process group. Run here under a
+    parent that forks the same way, the wrapper of a sudo login (user vagrant) stops its
+    command with `kill -TERM -PID`; a root login's wrapper, which needs no sudo and so gets
+    no setsid, finds no group to stop there: the control that shows the problem is real."""
+    marker = tmp_path / "survived"
+    tethered = SshHost(address="h", user=user).tethered_argv(["sh", "-c", 'sleep 2; touch "$1"', "sh", str(marker)])
+    like_sudo = ["sh", "-c", '"$@"; exit $?', "sh", *tethered]  # forks its command, as sudo does
+    popen = subprocess.Popen(like_sudo, stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    pid = int(popen.stderr.readline().split()[1])  # "lvmkit-pid N"
+    killed = subprocess.run(["kill", "-TERM", "--", f"-{pid}"], capture_output=True, check=False)
+    assert (killed.returncode == 0) == stops
+    popen.wait(timeout=10)
+    time.sleep(2.5)
+    assert marker.exists() != stops
+    popen.stdin.close()
