@@ -23,7 +23,7 @@ from lvmkit.ops.copy import CopyRefused, CopyRequest, copy
 from lvmkit.ops.copy_transfer import Place
 
 from .conftest import LAB_VG
-from .test_interruptions import LvmkitProcess
+from .lvmkit_process import LvmkitProcess
 
 ARCHIVE = "filesystem.tar.zst"
 

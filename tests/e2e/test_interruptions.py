@@ -6,10 +6,7 @@ wants to interrupt (lvmkit prints each step as it starts it), and interrupts it 
 
 from __future__ import annotations
 
-import re
 import signal
-import subprocess
-import sys
 
 import pytest
 
@@ -20,8 +17,7 @@ from lvmkit.ops.status import read_status
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers, lvmkit_volumes
-
-STEP_TIMEOUT_S = 300
+from .lvmkit_process import LvmkitProcess
 
 
 @pytest.fixture
@@ -32,30 +28,6 @@ def slow_origin(lvm_host, scratch_volume):
     scratch_volume["checksum"] = lvm_host.run(["sha256sum", f"{scratch_volume['mountpoint']}/random.bin"]).stdout
     scratch_volume["spec"] = f"{LAB_VG}/{scratch_volume['lv']}"
     return scratch_volume
-
-
-class LvmkitProcess:
-    def __init__(self, host_spec: str, *args: str):
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "lvmkit.cli", "--host", host_spec, "--journal", "/dev/null", *args],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-
-    def wait_for(self, pattern: str) -> re.Match:
-        for line in self.process.stdout:
-            self.lines.append(line)
-            if match := re.search(pattern, line):
-                return match
-        pytest.fail(f"lvmkit ended before {pattern!r}:\n{''.join(self.lines)}")
-
-    def finish(self) -> tuple[int, str]:
-        rest, _ = self.process.communicate(timeout=STEP_TIMEOUT_S)
-        return self.process.returncode, "".join(self.lines) + rest
-
-    @property
-    def run_id(self) -> str:
-        return re.search(r"/run/lvmkit/([^/]+)/", "".join(self.lines)).group(1)
 
 
 def start_backup(request, origin, dest, *extra: str) -> LvmkitProcess:

@@ -21,7 +21,7 @@ from lvmkit.ops.group import GroupRequest, backup_group, restore_group
 from . import postgresql as pg
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers
-from .test_runbooks import argvs, lvmkit, record_of
+from .runbook_cli import argvs, lvmkit, record_of
 from .volumes import drop_volume, make_mount, make_volume
 
 QUIET = {"log": lambda message: None}

@@ -7,10 +7,7 @@ own. Python and the kernel stay on this machine; the storage commands go to --lv
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import hashlib
-import io
 import json
 import re
 import shutil
@@ -19,49 +16,22 @@ import uuid
 import pytest
 from selenium.webdriver.common.by import By
 
-from lvmkit.core.journal import Journal
 from lvmkit.lab.paths import LabPaths
 from lvmkit.lvm.lock import lock_path
 from lvmkit.lvm.reports import get_lv, list_lvs
 from lvmkit.lvm.snapshot import run_tag
 from lvmkit.runbooks import audit
 from lvmkit.runbooks.catalog import find
-from lvmkit.runbooks.cli import add_commands
 from lvmkit.runbooks.steps import DRILL_TAG, FLOOD
 from tests.browser import console_errors, headless_chromium, no_selenium_manager
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers, lvmkit_mounts, lvmkit_volumes, partial_archives
+from .runbook_cli import argvs, lvmkit, record_of
 
 SHARE = f"{LabPaths.default().share}/rb-tests"  # the lab's share: the same directory here and in the guest
 RB_ROOT = "/run/rb-tests"  # where these tests mount their volumes
 GROUP_ROOT = "/run/lvmkit-test"  # where the group's members are mounted, as the other end-to-end tests do
-
-
-# Lines a runbook run may print for the operator: its steps, warnings and outcome (before
-# the terse output, ~250 per run). Captured here, not a terminal, every step's line stays
-# (measured: backup 25, dr-rehearsal 35, group backup 45, overflow drill 43 and 48: its
-# warnings depend on how fast the flood fills the snapshot); on a terminal the inner steps
-# share one live line. 80 leaves the drill room and still fails papermill's ~250.
-TERMINAL_BUDGET = 80
-
-
-def lvmkit(*argv: str) -> tuple[int, list[str]]:
-    """Run `lvmkit [--host H] runbook|audit ...` as the CLI does; the exit code and stdout lines.
-
-    What it prints for the operator (stderr) must stay short: the rest is in the record."""
-    parser = argparse.ArgumentParser(prog="lvmkit")
-    parser.add_argument("--host", default="local")
-    parser.add_argument("--journal", default=None)
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = args.handler(args, Journal(args.journal) if args.journal else Journal())
-    terminal = err.getvalue().splitlines()
-    assert "Executing Cell" not in err.getvalue(), "papermill's cell banners belong in the record (-v shows them)"
-    assert len(terminal) <= TERMINAL_BUDGET, f"{len(terminal)} lines for the operator:\n" + "\n".join(terminal)
-    return code, out.getvalue().splitlines()
 
 
 @pytest.fixture(scope="module")
@@ -118,18 +88,6 @@ def origin(lvm_host, module_unique):
     volume = make_origin(lvm_host, f"rb_src_{module_unique}")
     yield volume
     remove_origin(lvm_host, volume)
-
-
-def record_of(lines: list[str]) -> dict:
-    summary = json.loads(lines[-1])
-    folder = summary["record"]
-    run = json.loads(open(f"{folder}/run.json").read())
-    return {"summary": summary, "folder": folder, "run": run,
-            "journal": Journal.read(f"{folder}/journal.jsonl")}
-
-
-def argvs(record: dict) -> list[list[str]]:
-    return [entry.argv for entry in record["journal"]]
 
 
 def plots_in(record: dict, runbook: str) -> dict[str, str]:

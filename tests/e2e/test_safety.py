@@ -10,7 +10,7 @@ from lvmkit.ops.group import GroupRequest, backup_group
 
 from .conftest import LAB_VG
 from .leftovers import assert_no_leftovers
-from .test_group import drop_volume, make_volume
+from .volumes import drop_volume, make_volume
 
 QUIET = {"log": lambda message: None}
 ARCHIVE_DIR = "/etc/lvm/archive"  # LVM's backup/archive_dir in the lab (lvmconfig --type full)

@@ -70,3 +70,35 @@ def test_layer_check_catches_a_lower_module_importing_a_higher_one(tmp_path):
     bad.write_text("def f():\n    from lvmkit.ops.backup import backup\n")
     assert [layer_of(target) for _, target in imported_modules(bad)] == [LAYERS["ops"]]
     assert layer_of("core.host") < layer_of("ops.backup") < layer_of("runbooks.steps")
+
+
+END_TO_END = PACKAGE.parent / "tests" / "e2e"
+
+
+def imported_test_modules(path: Path) -> list[str]:
+    """The test modules (test_*) that `path` imports, relatively or by absolute name."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom):
+            names = [node.module or ""] if node.module else [alias.name for alias in node.names]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        else:
+            continue
+        found += [f"line {node.lineno}: {name}" for name in names if name.split(".")[-1].startswith("test_")]
+    return found
+
+
+def test_end_to_end_modules_never_import_a_test_module():
+    """Helpers two e2e test modules share live in a module of their own (volumes.py,
+    runbook_cli.py, lvmkit_process.py): a test module imported by another ties the two
+    together (test_postgresql.py needed selenium because test_runbooks.py drives a browser)."""
+    wrong = {path.name: imported_test_modules(path) for path in sorted(END_TO_END.glob("*.py"))}
+    assert {name: found for name, found in wrong.items() if found} == {}
+
+
+def test_test_module_imports_are_found_relative_or_absolute(tmp_path):
+    bad = tmp_path / "bad.py"
+    bad.write_text("from .test_group import make_volume\nfrom tests.e2e.test_runbooks import lvmkit\n"
+                   "from .volumes import drop_volume\n")
+    assert imported_test_modules(bad) == ["line 1: test_group", "line 2: tests.e2e.test_runbooks"]
