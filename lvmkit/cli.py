@@ -442,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     # Every write to stderr (the progress lines too) passes the Terminal, which keeps its
     # live line from wrapping and clears it before a permanent line.
-    terminal = Terminal(sys.stderr)
+    terminal = Terminal(sys.stderr, quiet=logs.is_quiet(args))
     args.under_journal = logs.configure(args, terminal, sys.stderr)
     log = logs.logger()
     try:

@@ -4,6 +4,8 @@ permanent lines for what matters (warnings, undo, errors, results); every detail
 On a terminal, a "live" line is redrawn in place (`\\r`), cut to the terminal's width so that
 it never wraps (a wrapped line cannot be redrawn: each redraw would leave a row behind). In
 a log (not a terminal), a live line is written once, as a plain line, when it is final.
+Quiet (-q), a live line that ends (an engine's progress, its final redraw included) is
+erased, and in a log never written: -q shows only warnings, errors and the result.
 """
 
 from __future__ import annotations
@@ -23,17 +25,19 @@ NOTABLE = ("warning:", "undo", "keeping:", "error")
 class Terminal:
     """A text stream (stderr) that knows whether its current line is a live one."""
 
-    def __init__(self, stream):
+    def __init__(self, stream, quiet: bool = False):
         self.stream = stream
         self.tty = _isatty(stream)
+        self.quiet = quiet  # a live line that ends is erased, not kept (-q)
         self._live = False  # the cursor is on a live line (tty) or a live line is pending (log)
         self._column = 0  # characters of the live line written (tty)
         self._pending = ""  # the live line's latest text, written when it ends (log)
         self.at_line_start = True
 
     @classmethod
-    def of(cls, stream) -> Terminal:
-        return stream if isinstance(stream, Terminal) else cls(stream)
+    def of(cls, stream, quiet: bool = False) -> Terminal:
+        """`stream` itself if it is a Terminal (its maker chose its quietness), else one on it."""
+        return stream if isinstance(stream, Terminal) else cls(stream, quiet)
 
     def isatty(self) -> bool:
         return self.tty
@@ -50,7 +54,7 @@ class Terminal:
             if part == "\r":
                 self._start_live()
             elif part == "\n":
-                self._end_line()
+                self._end_line(keep=not self.quiet)
             elif part:
                 self._text(part)
             self.at_line_start = part in ("\r", "\n") or (not part and self.at_line_start)
@@ -95,7 +99,11 @@ class Terminal:
         else:
             self._pending += part
 
-    def _end_line(self) -> None:
+    def _end_line(self, keep: bool = True) -> None:
+        """End the line; a live one is kept as a permanent line, or (not `keep`) erased."""
+        if self._live and not keep:
+            self.clear()
+            return
         if self._live and not self.tty:
             self.stream.write(self._pending.rstrip())
         self.stream.write("\n")

@@ -107,7 +107,7 @@ def run_runbook(request: RunRequest, *, journal: Journal | None = None, stream=N
     `verbose` adds papermill's cell-by-cell log; `quiet` keeps only warnings, errors and the
     outcome (the step under way is a live line). The record holds everything either way.
     """
-    stream = Terminal.of(stream or sys.stderr)
+    stream = Terminal.of(stream or sys.stderr, quiet=quiet and not verbose)
     book, records = request.runbook, request.records
     host = connect(request.host_spec, journal or Journal())  # a bad --host fails here, before any record
     run_id, approved_path = "", None

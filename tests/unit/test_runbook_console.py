@@ -15,6 +15,7 @@ from lvmkit.runbooks.console import Outline, headings, step_titles
 from lvmkit.runbooks.params import validate
 from lvmkit.runbooks.runner import RunRequest, run_runbook
 from tests.unit.test_runbook_runner import PARAMETERS
+from tests.unit.test_terminal import FakeTty, screen
 
 
 def markdown(text: str):
@@ -36,6 +37,9 @@ CELLS = [
     markdown("## 1. Echo the change\n\nOne harmless command.\n\n```sh\n# not a heading\n```"),
     code('host.run(["echo", change])\nprint("a detail the record keeps")\nprint("warning: a thing to see")'),
     code('print("[1/1] a step of a plan")'),  # no heading: still step 2
+    # an engine's progress, as a backup draws it: in a kernel a live line, redrawn, then final
+    code('from lvmkit.core.progress import Progress\nprogress = Progress("demo-engine", 4096)\n'
+         'progress.update(1024)\nprogress.finish(4096)'),
     markdown("## Part 2\n\n### Fail when asked"),
     code('assert not fail, "asked to fail"'),
 ]
@@ -81,7 +85,10 @@ def test_quiet_run_shows_steps_warnings_outcome_and_record_but_no_cell_log(book,
     assert "        [1/1] a step of a plan" in lines  # a plan's step: a line in a log, the live line on a tty
     assert "a detail the record keeps" not in shown and "Executing Cell" not in shown and "Ending Cell" not in shown
     assert lines[-1].startswith("lvmkit: runbook steps: succeeded in ") and str(result.record) in lines[-1]
-    assert len(lines) == 7
+    progress = [line for line in lines if "demo-engine" in line]
+    assert progress == [lines[5]] and lines[5].startswith("        demo-engine: 4.0 KiB of ~4.0 KiB (100%), ")
+    assert lines[5].endswith(", done"), "without -q an engine's final progress stays, under its step"
+    assert len(lines) == 8
     notebook = json.loads((result.record / "steps.ipynb").read_text())
     assert "a detail the record keeps" in json.dumps(notebook), "the record keeps every output"
 
@@ -93,6 +100,23 @@ def test_run_with_q_shows_only_warnings_and_the_outcome_with_its_record(book, tm
     assert lines[0] == "        warning: a thing to see", "a warning is shown, under no step line"
     assert lines[1].startswith("lvmkit: runbook steps: succeeded in ") and str(result.record) in lines[1]
     assert len(lines) == 2, shown
+    assert "demo-engine" not in shown, "a log under -q gets no progress line, not even the final one"
+
+
+def test_run_with_q_on_a_terminal_erases_each_live_line_when_it_ends(book, tmp_path, monkeypatch):
+    """The step under way and an engine's progress are drawn and redrawn, and gone once they end."""
+    monkeypatch.setenv("COLUMNS", "200")  # FakeTty has no fileno: the width comes from $COLUMNS
+    tty = FakeTty()
+    values = validate(book.name, book.parameters, {}, as_text=True)
+    result = run_runbook(RunRequest(book, values, "local", tmp_path, "alice"), stream=tty, quiet=True)
+    assert result.outcome == "succeeded"
+    written = tty.getvalue()
+    assert "demo-engine: 1.0 KiB of ~4.0 KiB (25%)" in written and ", done" in written, "progress was drawn"
+    rows = screen(written)
+    # the step's live line stays only as the context of the warning that came under it
+    assert rows[:2] == ["  [2/3] Echo the change", "        warning: a thing to see"]
+    assert rows[2].startswith("lvmkit: runbook steps: succeeded in ") and str(result.record) in rows[2]
+    assert len(rows) == 3, rows
 
 
 def test_verbose_run_shows_papermills_cell_by_cell_log(book, tmp_path):

@@ -72,6 +72,26 @@ def test_terminal_in_a_log_writes_each_live_line_once_when_it_is_final():
     assert log.getvalue() == "fsarchiver: 100%, done\n[8/12] unmount the snapshot\n"
 
 
+def test_quiet_terminal_erases_a_live_line_that_ends_on_a_tty_and_keeps_permanent_lines(tty):
+    terminal = Terminal(tty, quiet=True)
+    terminal.write("\r" + "dd: 10%".ljust(100))
+    terminal.write("\r" + "dd: 100%, done" + "\n")  # an engine's final redraw (core.progress)
+    terminal.line("warning: snapshot 85% used")
+    terminal.write("\r" + "dd: 50%".ljust(100))
+    terminal.line("backed up")  # a permanent line keeps the live one above it, as without -q
+    assert "dd: 100%, done" in tty.getvalue(), "the progress was drawn"
+    assert screen(tty.getvalue()) == ["warning: snapshot 85% used", "dd: 50%", "backed up"]
+
+
+def test_quiet_terminal_in_a_log_never_writes_a_live_line():
+    log = io.StringIO()
+    terminal = Terminal(log, quiet=True)
+    terminal.write("\rfsarchiver: 60%" + " " * 50)
+    terminal.write("\rfsarchiver: 100%, done\n")
+    terminal.write("a plain line\n")
+    assert log.getvalue() == "a plain line\n"
+
+
 @pytest.mark.parametrize(("text", "kind"), [
     ("[7/12] read the snapshot with dd into /backups/x", "step"),
     ("warning: snapshot labvg/s is 85.0% used; at 100% it is lost", "notable"),
