@@ -211,6 +211,9 @@ class GroupManifest(_Document):
     freeze_mechanism: str
     hooks: tuple[HookRecord, ...]
     engine: GroupEngine
+    # When the set was sealed (UTC, ISO 8601), as a member's `ended`; None: sealed before
+    # lvmkit recorded it in the group's manifest.
+    ended: str | None = None
 
 
 # --- reading ---------------------------------------------------------------------------------

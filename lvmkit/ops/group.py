@@ -363,6 +363,7 @@ def _seal(host: Host, run: GroupRun) -> None:
         hooks=tuple(HookRecord(role=hook["role"], argv=tuple(hook["argv"]), timeout_s=hook["timeout_s"],
                                started=hook["started"], ended=hook["ended"]) for hook in run.hooks),
         engine=GroupEngine(name=run.request.engine),
+        ended=utc_now().isoformat(),  # as a single set's manifest: when it was sealed
     )
     write_file(host, f"{paths.partial}/{MANIFEST}", run.manifest.to_json())
     manifest_sum = host.run(["env", f"--chdir={paths.partial}", "sha256sum", "--", MANIFEST]).stdout

@@ -23,8 +23,8 @@ class ListedSet:
 
     @property
     def ended(self) -> str:
-        """When the backup ended; "" for a group's set (its members say) or an unreadable one."""
-        return self.manifest.ended if isinstance(self.manifest, Manifest) else ""
+        """When the backup ended; "" for an unreadable set, or a group's sealed before its manifest said."""
+        return (self.manifest.ended or "") if self.manifest is not None else ""
 
 
 def list_sets(host: Host, directory: str) -> list[ListedSet]:
@@ -63,9 +63,9 @@ def render(sets: list[ListedSet]) -> str:
             continue
         m = listed.manifest
         verified = f"damaged: {listed.problem}" if listed.problem else _verified(listed.verification)
-        if isinstance(m, GroupManifest):  # its members' own sets hold the sizes and times
+        if isinstance(m, GroupManifest):  # its members' own sets hold the sizes
             members = ",".join(f"{member.vg}/{member.lv}" for member in m.members)
-            rows.append([listed.path, f"group {members}", m.engine.name, "?", "?", verified])
+            rows.append([listed.path, f"group {members}", m.engine.name, "?", _age(now, m.ended), verified])
             continue
         rows.append([listed.path, f"{m.origin.vg}/{m.origin.lv}", m.engine.name,
                      human(m.bytes_written), _age(now, m.ended), verified])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -25,6 +26,7 @@ from lvmkit.archive.manifest import (
     from_json,
     read_manifest,
 )
+from lvmkit.core.host import utc_now
 from lvmkit.lvm.guard import BoundedReadings, GuardReading
 from lvmkit.ops import backup as backup_module
 from lvmkit.ops.listing import ListedSet, render
@@ -87,6 +89,21 @@ def test_from_json_with_group_gives_group_manifest():
     assert [m.archive_set for m in manifest.members] == ["labvg-mf_rec_thick", "labvg-mf_rec_thick2"]
     assert manifest.freeze_window.frozen_devices == ("labvg-mf_rec_thick", "labvg-mf_rec_thick2")
     assert manifest.engine.name == "fsarchiver"
+
+
+def test_group_manifest_sealed_before_it_recorded_ended_reads_and_writes_back_without_it():
+    assert "ended" not in json.loads(recorded("group.json"))  # recorded in the lab before groups had it
+    old = from_json(recorded("group.json"), WHERE)
+    assert old.ended is None and "ended" not in old.to_dict()
+    assert old.to_json() == recorded("group.json")
+
+
+def test_group_manifest_with_ended_reads_back_equal_and_keeps_the_single_manifests_format():
+    single = from_json(recorded("single-tar-thick.json"), WHERE)
+    group = replace(from_json(recorded("group.json"), WHERE), ended=single.ended)
+    text = group.to_json()
+    assert json.loads(text)["ended"] == single.ended  # the same name and format as a single set's
+    assert from_json(text, WHERE) == group and from_json(text, WHERE).to_json() == text
 
 
 def test_to_json_with_extensions_and_hooks_reads_back_equal():
@@ -227,4 +244,16 @@ def test_render_with_group_set_lists_its_members():
             ListedSet("/b/single", from_json(recorded("single-tar-thick.json"), WHERE), None)]
     lines = render(sets).splitlines()
     assert "group labvg/mf_rec_thick,labvg/mf_rec_thick2  fsarchiver" in lines[1]
+    assert lines[1].split()[4:6] == ["?", "?"], "a group sealed before `ended`: no size, no age"
     assert lines[2].split()[1:4] == ["labvg/mf_rec_thick", "tar", "293.8"]
+
+
+def test_render_and_order_of_a_group_set_use_its_ended():
+    single = ListedSet("/b/single", from_json(recorded("single-tar-thick.json"), WHERE), None)
+    three_days_ago = (utc_now() - timedelta(days=3, minutes=1)).isoformat()
+    group = ListedSet("/b/group", replace(from_json(recorded("group.json"), WHERE), ended=three_days_ago), None)
+    assert group.ended == three_days_ago
+    newer = max(single.ended, three_days_ago)
+    assert sorted([single, group], key=lambda s: s.ended, reverse=True)[0].ended == newer  # list_sets' order
+    row = render([group]).splitlines()[1].split()
+    assert row[0] == "/b/group" and row[4:6] == ["?", "3d"]

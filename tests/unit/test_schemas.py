@@ -41,6 +41,14 @@ def test_a_hostile_manifest_that_the_types_accept_is_refused_naming_the_field(ch
         from_json(json.dumps(manifest), "/set/manifest.json")
 
 
+def test_a_group_manifest_with_ended_satisfies_the_schema_and_a_malformed_ended_is_refused():
+    group = json.loads((FIXTURES / "manifest" / "group.json").read_text())
+    ended = json.loads((FIXTURES / "manifest" / "single-tar-thick.json").read_text())["ended"]
+    assert schemas.problems({**group, "ended": ended}, "manifest.json") == []
+    with pytest.raises(ManifestError, match=r"/set/manifest.json: manifest field ended[:.]"):
+        from_json(json.dumps({**group, "ended": "yesterday"}), "/set/manifest.json")
+
+
 def entry(**changes) -> dict:
     good = {"path": "a", "type": "regular", "mode": "0644", "uid": 0, "gid": 0, "size": 1, "hash": "ab" * 64,
             "target": None, "link_group": None}

@@ -9,10 +9,12 @@ acting plan step does not declare (or that runs outside any step) fails the test
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timedelta
 
 import pytest
 
 from lvmkit import cli
+from lvmkit.core import schemas
 from lvmkit.core.declared import UndeclaredCommand
 from lvmkit.core.plan import StepRecord
 from lvmkit.jobs import cli as jobs_cli
@@ -118,6 +120,9 @@ def test_group_backup_replayed_runs_only_what_its_plan_declares():
     host.assert_done()
     assert_all_declared(records)
     assert [m.lv for m in run.manifest.members] == ["pln_a", "pln_b"]
+    # sealed now (the replay's commands are recorded; the time is this run's own), as a single set's
+    assert datetime.fromisoformat(run.manifest.ended).utcoffset() == timedelta(0)
+    assert schemas.problems(run.manifest.to_dict(), "manifest.json") == []
     freeze = next(s for s in the_plan.steps if s.title.startswith("freeze"))
     assert ["dmsetup", "resume", f"{VG}-pln_a"] in freeze.undo_commands  # its undo is shown too
 
