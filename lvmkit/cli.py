@@ -152,7 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     clean = commands.add_parser("cleanup", help="remove what crashed runs left: snapshots, mounts, locks, partial archive sets")
     clean.add_argument("--dest", action="append", default=[], metavar="DIR",
-                       help="also remove partial archive sets of dead runs in DIR (repeatable)")
+                       help="also remove partial archive sets of dead runs in DIR, and the temporary files "
+                            "an interrupted verify left in its sets (repeatable)")
     clean.add_argument("--copies", action="append", default=[], metavar="DEST",
                        help="also remove partial copies no running copy holds at DEST (a directory on "
                             "this controller or ssh://...), and in the staging directory (repeatable)")

@@ -76,10 +76,13 @@ class ArchiveSetPaths:
 # Written beside its name and renamed over it: `cat > "$1"` would follow a symlink planted
 # at the name (verify writes into sets others may have touched) and overwrite its target.
 # mktemp creates the file 0600 with O_EXCL (a name planted first fails it), and mv -T
-# replaces the name itself, a symlink included, never what it points to.
+# replaces the name itself, a symlink included, never what it points to. A write killed
+# before its rename leaves the temporary: `lvmkit cleanup` finds verify's (is_temporary_of).
 _WRITE_PRIVATE = """umask 077 && tmp=$(mktemp -- "$1.XXXXXX") || exit
 cat > "$tmp" && mv -T -- "$tmp" "$1" || { status=$?; rm -f -- "$tmp"; exit "$status"; }
 """
+# mktemp's XXXXXX: six of its letters and digits (coreutils' gnulib tempname).
+_TEMPORARY_SUFFIX = re.compile(r"\.[A-Za-z0-9]{6}")
 
 
 def write_file_argv(path: str) -> list[str]:
@@ -88,6 +91,12 @@ def write_file_argv(path: str) -> list[str]:
 
 def write_file(host: Host, path: str, text: str) -> None:
     host.run(write_file_argv(path), input=text, changes=True)
+
+
+def is_temporary_of(file_name: str, name: str) -> bool:
+    """`file_name` is a temporary that write_file makes for writing the file `name` (in the
+    same directory): exactly mktemp's name for it, nothing looser."""
+    return file_name.startswith(f"{name}.") and bool(_TEMPORARY_SUFFIX.fullmatch(file_name[len(name):]))
 
 
 def read_file(host: Host, path: str, *, bulky: bool = False) -> str:

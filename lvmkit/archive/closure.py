@@ -18,7 +18,7 @@ Every problem is named (file and what is wrong), so a refusal says what changed.
 
 from __future__ import annotations
 
-from lvmkit.archive.archive_set import MANIFEST, SUMS, parse_sums, read_file
+from lvmkit.archive.archive_set import MANIFEST, SUMS, is_temporary_of, parse_sums, read_file
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.manifest import GroupManifest, Manifest
 from lvmkit.core.host import Host
@@ -26,6 +26,9 @@ from lvmkit.core.host import Host
 SIGNATURE = f"{SUMS}.sig"  # ssh-keygen -Y sign of SHA256SUMS (lvmkit.archive.signature)
 VERIFICATION = "verification.json"  # written by verify beside the set's files; not evidence
 TREE = "tree"  # the rsync engine's archive: a directory of files, each with its own line
+# Still refused (the set is closed), but named for what it is and how it goes (ops.cleanup_temporaries).
+_LEFT_BY_VERIFY = (f": {VERIFICATION}'s temporary, left by an interrupted `lvmkit verify`; "
+                   "`lvmkit cleanup --dest` with the directory of the set removes it")
 _UNESCAPE = {"\\\\": "\\", "\\n": "\n", "\\r": "\r"}
 
 
@@ -148,7 +151,9 @@ def _closed(escaped: dict[str, str], listing: dict[str, str], directories: set[s
         if kind == "f" and path in optional:
             continue
         what = {"f": "file", "d": "directory", "l": "symbolic link"}.get(kind, "special file")
-        found.append(f"an unexpected {what} {_shown(path)} is in the set (not in {SUMS})")
+        found.append(f"an unexpected {what} {_shown(path)} is in the set (not in {SUMS})"
+                     + (_LEFT_BY_VERIFY if kind == "f" and is_temporary_of(path.rpartition("/")[2], VERIFICATION)
+                        else ""))
     if SUMS not in listing:
         found.append(f"{SUMS} is missing")
     return found

@@ -16,6 +16,10 @@ run's lock, which is kept while anything of the run could not be removed.
 
 What cannot be attributed to a run (a tagged volume without a run tag, a partial archive
 set without a marker, a lock that cannot be read) is reported and never touched.
+
+Belonging to no run, the temporary files an interrupted `lvmkit verify` left inside the
+published sets of a destination (see cleanup_temporaries) are removed too, after the
+partial sets; not when only some runs' leftovers are asked for (`only_runs`, `vg`).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from lvmkit.core.scripts import packaged_script
 from lvmkit.lvm.lock import CmdlineOf, LockInfo, list_locks, remove_if_same, remove_if_same_argv
 from lvmkit.lvm.reports import list_lvs
 from lvmkit.lvm.snapshot import LVMKIT_TAG, remove_if_ours, run_tag
+from lvmkit.ops.cleanup_temporaries import StaleTemporary, find_temporaries
 
 _RUN_TAG_PREFIX = run_tag("")
 
@@ -102,17 +107,20 @@ class StaleState:
     partials: list[PartialSet] = field(default_factory=list)
     directories: list[str] = field(default_factory=list)  # under RUN_ROOT, deepest first
     locks: list[LockInfo] = field(default_factory=list)  # holders dead
+    temporaries: list[StaleTemporary] = field(default_factory=list)  # verify's, in published sets
     unknown: list[LeftAlone] = field(default_factory=list)  # never touched
     live: list[LockInfo] = field(default_factory=list)  # runs in progress: never touched
 
     @property
     def empty(self) -> bool:
-        return not (self.volumes or self.mounts or self.partials or self.directories or self.locks)
+        return not (self.volumes or self.mounts or self.partials or self.directories or self.locks
+                    or self.temporaries)
 
 
 @dataclass(frozen=True)
 class Action:
-    kind: str  # "unmount", "remove volume", "remove partial archive set", "remove directory", "remove lock"
+    kind: str  # "unmount", "remove volume", "remove partial archive set", "remove temporary file",
+    #            "remove directory", "remove lock"
     target: str
     run_id: str | None
     outcome: str  # "done", "planned" (dry run), "failed", "kept"
@@ -164,7 +172,8 @@ def in_vg(state: StaleState, vg: str) -> StaleState:
 
     A fleet's inventory host owns one volume group; its cleanup must not touch another
     group's runs on the same machine. A dead run that left neither (only a mount or an empty
-    directory) cannot be told apart, and is left to a cleanup of the whole machine.
+    directory) cannot be told apart, and is left to a cleanup of the whole machine, and so
+    are verify's temporary files (whose set's volume group only its manifest says).
     """
     def of_vg(lock: LockInfo) -> bool:
         return (lock.origin or "").partition("/")[0] == vg
@@ -242,6 +251,13 @@ def _find_stale(host: Host, destinations: Collection[str], only_runs: Collection
                                       "is unknown; remove it by hand if no backup writes it"))
             elif stale(partial.run_id):
                 state.partials.append(partial)
+        if only_runs is None:  # verify's temporaries belong to no run
+            for temporary in find_temporaries(host, dest):
+                if temporary.recent:
+                    state.unknown.append(LeftAlone(temporary.path, "verify's temporary file, written in the last "
+                                                   "minute: a verify may be writing it; run cleanup again later"))
+                else:
+                    state.temporaries.append(temporary)
     return state
 
 
@@ -354,6 +370,15 @@ def cleanup(host: Host, *, dry_run: bool = False, destinations: Collection[str] 
             blocked.add(partial.run_id)
             report.actions.append(Action("remove partial archive set", partial.path, partial.run_id, "failed",
                                          result.stderr.strip()))
+
+    for temporary in state.temporaries:
+        argv = ["rm", "-f", "--", temporary.path]  # -f: gone meanwhile (renamed by its verify) is fine
+        with _removal(f"remove verify's temporary file {temporary.path}", argv):
+            result = host.run(argv, changes=True, check=False)
+        report.actions.append(Action("remove temporary file", temporary.path, None,
+                                     done if result.returncode == 0 else "failed",
+                                     "left by an interrupted `lvmkit verify`; the set's closure refuses it"
+                                     if result.returncode == 0 else result.stderr.strip()))
 
     directories = []
     for directory in state.directories:

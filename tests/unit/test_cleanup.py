@@ -30,6 +30,8 @@ from lvmkit.ops.cleanup import (
     rmdir_each_argv,
     run_directories_argv,
 )
+from lvmkit.ops.cleanup_temporaries import temporaries_argv
+from tests.fixtures import record_temporaries as temporaries_staged
 
 from .conftest import ScriptedHost
 
@@ -61,13 +63,17 @@ class PlanningHost(ScriptedHost):
         return result
 
 
-def expect_discovery(host, fixture_text, *, dests=(DEST,)):
+def expect_discovery(host, fixture_text, *, dests=(DEST,), all_runs=False, temporaries="temporaries-none.out"):
+    """`all_runs`: no only_runs, so each destination's published sets are searched for
+    verify's temporaries too (answered with cleanup/`temporaries`)."""
     host.expect(list_locks_argv(), stdout=fixture_text("cleanup/locks-listing.out"))
     host.expect(LVS, stdout=fixture_text("lvm/lvs-lab.json"))
     host.expect(findmnt_argv(), stdout=fixture_text("cleanup/findmnt-run-mount.json"))
     host.expect(run_directories_argv(), stdout=fixture_text("cleanup/run-directories.out"))
     for dest in dests:
         host.expect(partials_argv(dest), stdout=fixture_text("cleanup/partials.out"))
+        if all_runs:
+            host.expect(temporaries_argv(dest), stdout=fixture_text(f"cleanup/{temporaries}"))
 
 
 def lock_content(fixture_text) -> str:
@@ -83,7 +89,7 @@ def other_run_directories(fixture_text) -> list[str]:
 
 
 def test_find_stale_with_dead_holder_finds_the_runs_volume_mount_directories_partial_and_lock(scripted_host, fixture_text):
-    expect_discovery(scripted_host, fixture_text)
+    expect_discovery(scripted_host, fixture_text, all_runs=True)
     state = find_stale(scripted_host, destinations=[DEST], cmdline_of=dead, **CONTROLLER)
     assert state.volumes == [StaleVolume("labvg", "rec_valid", RUN, "ext4vol")]
     assert state.mounts == [StaleMount(MOUNTPOINT, "/dev/mapper/labvg-cln_rec_snap", RUN)]
@@ -99,12 +105,14 @@ def test_find_stale_with_dead_holder_finds_the_runs_volume_mount_directories_par
 
 
 def test_find_stale_limited_to_a_volume_group_keeps_its_runs_and_leaves_another_groups(scripted_host, fixture_text):
-    expect_discovery(scripted_host, fixture_text)
+    expect_discovery(scripted_host, fixture_text, all_runs=True, temporaries="temporaries.out")
     state = find_stale(scripted_host, destinations=[DEST], cmdline_of=dead, vg="labvg", **CONTROLLER)
     assert state.volumes == [StaleVolume("labvg", "rec_valid", RUN, "ext4vol")]
     assert [lk.path for lk in state.locks] == [LOCK] and [p.path for p in state.partials] == [PARTIAL]
     assert state.directories == [MOUNTPOINT, f"/run/lvmkit/{RUN}"], "other runs' directories name no group"
-    expect_discovery(scripted_host, fixture_text)
+    assert state.temporaries == [] and not [u for u in state.unknown if "verification.json." in u.what], \
+        "verify's temporaries: left to a cleanup of the whole machine"
+    expect_discovery(scripted_host, fixture_text, all_runs=True)
     other = find_stale(scripted_host, destinations=[DEST], cmdline_of=dead, vg="fleetvg", **CONTROLLER)
     assert other.empty and other.live == [] and other.unknown == []
 
@@ -116,7 +124,7 @@ def test_find_stale_with_untagged_snapshots_never_lists_them(scripted_host, fixt
 
 
 def test_find_stale_with_live_holder_leaves_the_run_alone(scripted_host, fixture_text):
-    expect_discovery(scripted_host, fixture_text)
+    expect_discovery(scripted_host, fixture_text, all_runs=True)
     state = find_stale(scripted_host, destinations=[DEST], cmdline_of=alive, **CONTROLLER)
     assert state.volumes == [] and state.mounts == [] and state.partials == [] and state.locks == []
     assert not [d for d in state.directories if RUN in d]
@@ -205,7 +213,7 @@ def test_cleanup_with_dead_run_unmounts_first_then_removes_volume_partial_direct
 
 
 def test_cleanup_without_filter_also_removes_other_dead_runs_directories_and_leaves_live_and_unknown(scripted_host, fixture_text):
-    expect_discovery(scripted_host, fixture_text)
+    expect_discovery(scripted_host, fixture_text, all_runs=True)
     expect_unmount(scripted_host, fixture_text)
     expect_volume_removal(scripted_host, fixture_text)
     scripted_host.expect(["rm", "-rf", "--one-file-system", "--", PARTIAL], changes=True)
@@ -220,6 +228,57 @@ def test_cleanup_without_filter_also_removes_other_dead_runs_directories_and_lea
     assert "left alone (lvmkit cannot tell which run they belong to):" in text
     assert ".cln_rec_unmarked.partial: partial archive set without a .lvmkit-run marker" in text
     assert f"runs in progress, not touched:\n  {OTHER}: verify of labvg/cln_rec_other" in text
+
+
+def stale_temporaries(fixture_text) -> list[str]:
+    """The old temporaries of verify in the recorded listing (paths inside the destination it
+    staged, tests/fixtures/record_temporaries.py): the one in a set, the one in a group's member set."""
+    entries = [entry.split(" ", 1) for entry in fixture_text("cleanup/temporaries.out").split("\0")[:-1]]
+    return sorted(f"{DEST}/{path}" for kind, path in entries if kind == "old" and not path.endswith(".ab-12c")
+                  and path.rpartition("/")[0] in (temporaries_staged.SET, f"{temporaries_staged.GROUP}/"
+                                                                       f"{temporaries_staged.MEMBER}"))
+
+
+def expect_whole_machine_cleanup(host, fixture_text, temporaries: list[str]) -> None:
+    expect_discovery(host, fixture_text, all_runs=True, temporaries="temporaries.out")
+    expect_unmount(host, fixture_text)
+    expect_volume_removal(host, fixture_text)
+    host.expect(["rm", "-rf", "--one-file-system", "--", PARTIAL], changes=True)
+    for path in temporaries:
+        host.expect(["rm", "-f", "--", path], changes=True)
+    directories = [MOUNTPOINT, f"/run/lvmkit/{RUN}", *other_run_directories(fixture_text)]
+    host.expect(rmdir_each_argv(directories), changes=True, stdout="".join(d + "\n" for d in directories))
+    host.expect(remove_if_same_argv(LOCK, lock_content(fixture_text)), changes=True, stdout="removed\n")
+
+
+def test_cleanup_of_a_destination_removes_verifys_old_temporaries_after_partials_and_reports_a_recent_one(
+        scripted_host, fixture_text):
+    temporaries = stale_temporaries(fixture_text)
+    assert len(temporaries) == 2  # a set's and a group member set's (the recording's other files are not)
+    expect_whole_machine_cleanup(scripted_host, fixture_text, temporaries)
+    report = cleanup(scripted_host, destinations=[DEST], cmdline_of=dead, **CONTROLLER)
+    scripted_host.assert_done()
+    assert report.clean
+    kinds = [a.kind for a in report.actions]
+    assert kinds.index("remove partial archive set") < kinds.index("remove temporary file") < kinds.index(
+        "remove directory")
+    assert [(a.target, a.run_id, a.outcome) for a in report.actions if a.kind == "remove temporary file"] == [
+        (path, None, "done") for path in temporaries]
+    text = render(report)
+    assert f"removed temporary file {temporaries[0]}: left by an interrupted `lvmkit verify`" in text
+    (recent,) = [u for u in report.unknown if "verification.json." in u.what]
+    assert recent.what.startswith(f"{DEST}/labvg-ext4vol-") and "a verify may be writing it" in recent.why
+
+
+def test_cleanup_dry_run_shows_verifys_temporaries_in_its_plan_and_removes_none(fixture_text):
+    host = PlanningHost()
+    temporaries = stale_temporaries(fixture_text)
+    expect_whole_machine_cleanup(host, fixture_text, temporaries)
+    report = cleanup(host, dry_run=True, destinations=[DEST], cmdline_of=dead, **CONTROLLER)
+    host.assert_done()
+    assert {a.outcome for a in report.actions} == {"planned"}
+    assert all(f"would remove temporary file {path}: left by an interrupted `lvmkit verify`" in render(report)
+               for path in temporaries)
 
 
 def test_cleanup_with_busy_mount_leaves_everything_of_the_run_and_keeps_its_lock(scripted_host, fixture_text):

@@ -101,6 +101,19 @@ def test_a_file_added_to_a_set_is_named(tar_set):
     assert "an unexpected file payload.sh is in the set (not in SHA256SUMS)" in failure(checked(tar_set))
 
 
+def test_a_temporary_left_by_an_interrupted_verify_still_fails_the_set_and_names_the_cleanup(tar_set):
+    made = subprocess.run(["mktemp", "--", f"{tar_set}/{VERIFICATION}.XXXXXX"], check=True, capture_output=True,
+                          text=True).stdout.strip()  # as verify's write leaves it when killed before its rename
+    name = Path(made).name
+    assert failure(checked(tar_set)) == (f"the archive set was changed: an unexpected file {name} is in the set "
+                                         f"(not in SHA256SUMS): {VERIFICATION}'s temporary, left by an interrupted "
+                                         "`lvmkit verify`; `lvmkit cleanup --dest` with the directory of the set "
+                                         "removes it")
+    Path(made).rename(tar_set / f"{VERIFICATION}.tmp")  # not mktemp's name: refused as any other file
+    assert failure(checked(tar_set)) == ("the archive set was changed: an unexpected file "
+                                         f"{VERIFICATION}.tmp is in the set (not in SHA256SUMS)")
+
+
 def test_a_listed_file_that_is_missing_is_named(tar_set):
     (tar_set / "digest.json").unlink()
     assert "digest.json is missing" in failure(checked(tar_set))
