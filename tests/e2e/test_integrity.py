@@ -117,6 +117,24 @@ def test_a_set_rewritten_consistently_but_signed_by_no_trusted_key_is_refused(lv
     assert "SHA256SUMS does not list manifest.json" in result.stdout
 
 
+def test_a_temporary_an_interrupted_verify_left_fails_the_set_and_cleanups_plan_removes_it(lvm_host, signed):
+    # What a verify killed (SIGKILL) before its rename leaves: mktemp's file, minutes old.
+    copy = forged_copy(lvm_host, signed, "interrupted",
+                       'touch -d "-5 minutes" -- "$(mktemp -- verification.json.XXXXXX)"')
+    try:
+        left = lvm_host.run(["find", copy, "-name", "verification.json.*"]).stdout.split()
+        verified = lvmkit(signed["spec"], signed["journal"], "verify", copy)
+        assert verified.returncode == 1 and "VERIFICATION FAILED" in verified.stdout
+        assert "left by an interrupted `lvmkit verify`; `lvmkit cleanup --dest`" in verified.stdout
+        # A dry run only: a real cleanup of the whole lab would touch other tests' runs.
+        planned = lvmkit(signed["spec"], signed["journal"], "cleanup", "--dest", signed["dest"], "--dry-run")
+        assert planned.returncode == 0, planned.stdout + planned.stderr
+        assert [line.split()[4].rstrip(":") for line in planned.stdout.splitlines() if "temporary file" in line] == left
+        assert len(left) == 1 and left[0].startswith(f"{copy}/verification.json.")
+    finally:  # `lvmkit list` shows the newest 5 sets: the listing test below counts on its own
+        lvm_host.run(["rm", "-rf", "--", copy], changes=True)
+
+
 def test_a_damaged_set_is_listed_as_damaged_and_the_others_still_listed(lvm_host, signed):
     forged_copy(lvm_host, signed, "badverification", "printf '{not json' > verification.json")
     forged_copy(lvm_host, signed, "noengine", "jq 'del(.engine)' manifest.json > m && mv m manifest.json")
