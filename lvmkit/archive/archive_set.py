@@ -73,14 +73,8 @@ class ArchiveSetPaths:
         return f"{self.partial}/{member}"
 
 
-# Written beside its name and renamed over it: `cat > "$1"` would follow a symlink planted
-# at the name (verify writes into sets others may have touched) and overwrite its target.
-# mktemp creates the file 0600 with O_EXCL (a name planted first fails it), and mv -T
-# replaces the name itself, a symlink included, never what it points to. A write killed
-# before its rename leaves the temporary: `lvmkit cleanup` finds verify's (is_temporary_of).
-_WRITE_PRIVATE = """umask 077 && tmp=$(mktemp -- "$1.XXXXXX") || exit
-cat > "$tmp" && mv -T -- "$tmp" "$1" || { status=$?; rm -f -- "$tmp"; exit "$status"; }
-"""
+# Written beside its name and renamed over it, its temporary removed if interrupted: see its header.
+_WRITE_PRIVATE = packaged_script(__package__, "write_private.sh")
 # mktemp's XXXXXX: six of its letters and digits (coreutils' gnulib tempname).
 _TEMPORARY_SUFFIX = re.compile(r"\.[A-Za-z0-9]{6}")
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
+import subprocess
+import time
 
-from lvmkit.archive.archive_set import ArchiveSetPaths, flush_argv, publish_argvs, write_file
+import pytest
+
+from lvmkit.archive.archive_set import ArchiveSetPaths, flush_argv, publish_argvs, write_file, write_file_argv
 from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
 from lvmkit.core.runs import make_run_dirs_argv
@@ -105,3 +110,30 @@ def test_journal_keeps_bulky_outputs_out_unless_recording_fixtures(tmp_path):
         Host(journal=journal).run(["printf", "%s", "a/file\nb/file"], private=BULKY)
     assert Journal.read(tmp_path / "a.jsonl")[0].stdout.startswith("[kept out of the journal: 13 bytes")
     assert Journal.read(tmp_path / "b.jsonl")[0].stdout == "a/file\nb/file"
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_write_file_interrupted_before_its_rename_removes_its_temporary(tmp_path, signum, code):
+    """Ctrl-C reaches the writing shell and its cat with lvmkit (one process group): an
+    interrupted verify used to leave verification.json.XXXXXX in the set, which then failed
+    its closure. Here the write waits on its stdin until the signal comes."""
+    archive_set = tmp_path / "set"
+    archive_set.mkdir()
+    target = archive_set / "verification.json"
+    writer = subprocess.Popen(write_file_argv(str(target)), stdin=subprocess.PIPE, start_new_session=True)
+    try:
+        writer.stdin.write(b'{"passed": ')  # half a record: cat has it, and waits for the rest
+        writer.stdin.flush()
+        deadline = time.monotonic() + 10
+        while not list(archive_set.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (temporary,) = archive_set.iterdir()
+        assert temporary.name.startswith("verification.json.")
+        time.sleep(0.1)  # the traps are set before mktemp runs; cat is reading by now
+        os.killpg(writer.pid, signum)  # as the terminal sends it: to the whole group
+        assert writer.wait(timeout=10) == code
+    finally:
+        if writer.poll() is None:
+            os.killpg(writer.pid, signal.SIGKILL)
+            writer.wait()
+    assert list(archive_set.iterdir()) == [], "neither the temporary nor a half-written record is left"
