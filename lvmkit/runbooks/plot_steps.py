@@ -62,7 +62,7 @@ def recovery_trend(report: dict, record_dir: str = "") -> rehearsals.Verdict:
                         verdict.previous_median_s, verdict.limit_s))
     show(Table(["", ""], [["this rehearsal", verdict.summary()],
                           ["compared with", f"{len(previous)} earlier succeeded rehearsals of {report['origin']} "
-                                            f"with {report['engine']} in these records"]],
+                                            f"with {report['engine']} in these records, intact in the audit chain"]],
                "recovery time trend"))
     if verdict.slow:
         print(f"warning: {verdict.summary()}")

@@ -64,19 +64,23 @@ def recovery_of(record: Path) -> dict | None:
 
 def history(records: Path, origin: str, engine: str, *, before: str | None = None) -> list[Rehearsal]:
     """The succeeded rehearsals of `origin` with `engine` in RECORDS, oldest first; with
-    `before` (a record folder's name), only the runs recorded before it."""
+    `before` (a record folder's name), only the runs recorded before it. Only records the
+    audit chain vouches for count: a run.json edited after its run, or a folder the log does
+    not name, would otherwise move the median that flags a slow rehearsal."""
+    chain = audit.verify(records)
     found = []
-    for run_json in records.glob(f"*/{audit.RUN_JSON}"):
-        run = audit.read_run_json(run_json.parent)
-        if run is None:
-            continue  # a damaged record is audit verify's to report, not the trend's
-        recovery = run.get("recovery")
-        if (run.get("runbook") != RUNBOOK or run.get("outcome") != "succeeded" or not isinstance(recovery, dict)
-                or recovery.get("origin") != origin or recovery.get("engine") != engine):
-            continue
-        if before is not None and run_json.parent.name >= before:
+    for name in chain.entries:
+        if name in chain.by_record:
+            continue  # damaged or edited: audit verify reports it; the trend leaves it out
+        if before is not None and name >= before:
             continue  # record names begin with their UTC start: they sort in time
-        found.append(Rehearsal(run_json.parent.name, run["start"], float(recovery["rto_s"]), float(recovery["rpo_s"])))
+        run = audit.read_run_json(records / name)
+        recovery = run.get("recovery") if run else None
+        if (run is None or run.get("runbook") != RUNBOOK or run.get("outcome") != "succeeded"
+                or not isinstance(recovery, dict) or recovery.get("origin") != origin
+                or recovery.get("engine") != engine):
+            continue
+        found.append(Rehearsal(name, run["start"], float(recovery["rto_s"]), float(recovery["rpo_s"])))
     return sorted(found, key=lambda r: (r.start, r.record))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 
 import nbformat
 import pytest
@@ -98,17 +99,49 @@ def test_only_the_slower_than_usual_rehearsal_is_flagged_in_its_notebook(rehears
     assert "data:image/png;base64," in page and "SLOWER THAN USUAL" in page
 
 
+DROP = object()
+
+
+def chained_copy(records, tmp_path):
+    """The rehearsed records folder, copied: its chain intact, free to be added to or edited."""
+    copy = tmp_path / "records"
+    shutil.copytree(records, copy)
+    return copy
+
+
+def add_record(records, source, name: str, change: dict) -> None:
+    """A copy of the record `source` as `name`, its run.json changed (a key changed to DROP is
+    left out), chained in the audit log as the runner chains a run: the chain stays intact, so
+    only the filters can leave it out."""
+    shutil.copytree(source, records / name)
+    run = {**json.loads((source / "run.json").read_text()), **change, "record": name}
+    run = {key: value for key, value in run.items() if value is not DROP}
+    (records / name / "run.json").write_text(json.dumps(run))
+    audit.append(records, name, run)
+
+
 def test_failed_other_runbooks_and_other_volumes_records_are_not_history(rehearsed, tmp_path):
     records, results = rehearsed
+    copy = chained_copy(records, tmp_path)
     other_volume = {**results[0].run["recovery"], "origin": "labvg/other"}
     for name, change in (("failed", {"outcome": "failed"}), ("backup", {"runbook": "backup"}),
-                         ("none", {"recovery": None}), ("other", {"recovery": other_volume})):
-        copy = tmp_path / f"20991231T000000Z-{name}"
-        copy.mkdir()
-        (copy / "run.json").write_text(json.dumps({**results[0].run, **change}))  # a real run.json, changed
-    (tmp_path / "20991231T000001Z-damaged").mkdir()
-    (tmp_path / "20991231T000001Z-damaged" / "run.json").write_text("{")
-    assert history(tmp_path, "labvg/ext4vol", "tar") == []
+                         ("none", {"recovery": DROP}), ("other", {"recovery": other_volume})):
+        add_record(copy, results[0].record, f"20991231T000000Z-{name}", change)
+    assert audit.verify(copy).intact, audit.verify(copy).problems
+    assert [h.rto_s for h in history(copy, "labvg/ext4vol", "tar")] == [10.0, 12.0, 14.5]
+
+
+def test_a_record_the_audit_chain_does_not_vouch_for_is_not_history(rehearsed, tmp_path):
+    records, results = rehearsed
+    copy = chained_copy(records, tmp_path)
+    edited = copy / results[0].record.name / "run.json"
+    run = json.loads(edited.read_text())
+    run["recovery"]["rto_s"] = 1.0  # a faster rehearsal than the one that ran
+    edited.write_text(json.dumps(run))
+    unchained = copy / "20991231T000000Z-unchained"  # a folder no line of the log names
+    shutil.copytree(results[1].record, unchained)
+    assert [h.rto_s for h in history(copy, "labvg/ext4vol", "tar")] == [12.0, 14.5]
+    assert not audit.verify(copy).intact
 
 
 def earlier(*rto: float) -> list[Rehearsal]:
