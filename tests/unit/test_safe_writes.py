@@ -129,7 +129,12 @@ def test_write_file_interrupted_before_its_rename_removes_its_temporary(tmp_path
             time.sleep(0.02)
         (temporary,) = archive_set.iterdir()
         assert temporary.name.startswith("verification.json.")
-        time.sleep(0.1)  # the traps are set before mktemp runs; cat is reading by now
+        # Signal only once cat runs: a signal between the fork of cat and its exec would be
+        # taken by the forked shell and lost at the exec, and the shell would then wait for
+        # a cat that reads this test's open stdin for ever (lvmkit closes it after the input).
+        while subprocess.run(["pgrep", "-P", str(writer.pid), "-x", "cat"], capture_output=True).returncode:
+            assert time.monotonic() < deadline, "cat did not start"
+            time.sleep(0.02)
         os.killpg(writer.pid, signum)  # as the terminal sends it: to the whole group
         assert writer.wait(timeout=10) == code
     finally:
