@@ -375,10 +375,12 @@ def cleanup(host: Host, *, dry_run: bool = False, destinations: Collection[str] 
         argv = ["rm", "-f", "--", temporary.path]  # -f: gone meanwhile (renamed by its verify) is fine
         with _removal(f"remove verify's temporary file {temporary.path}", argv):
             result = host.run(argv, changes=True, check=False)
-        report.actions.append(Action("remove temporary file", temporary.path, None,
-                                     done if result.returncode == 0 else "failed",
-                                     "left by an interrupted `lvmkit verify`; the set's closure refuses it"
-                                     if result.returncode == 0 else result.stderr.strip()))
+        if result.returncode == 0:
+            report.actions.append(Action("remove temporary file", temporary.path, None, done,
+                                         "left by an interrupted `lvmkit verify`; the set's closure refuses it"))
+        else:
+            report.actions.append(Action("remove temporary file", temporary.path, None, "failed",
+                                         result.stderr.strip()))
 
     directories = []
     for directory in state.directories:
