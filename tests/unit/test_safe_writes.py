@@ -15,6 +15,7 @@ from lvmkit.core.host import Host
 from lvmkit.core.journal import Journal
 from lvmkit.core.runs import make_run_dirs_argv
 from lvmkit.lvm.filesystem import restore_mount_options, snapshot_mount_options
+from lvmkit.lvm.lock import create_lock_argv
 from lvmkit.ops.hooks import Hook
 
 
@@ -112,23 +113,35 @@ def test_journal_keeps_bulky_outputs_out_unless_recording_fixtures(tmp_path):
     assert Journal.read(tmp_path / "b.jsonl")[0].stdout == "a/file\nb/file"
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
-def test_write_file_interrupted_before_its_rename_removes_its_temporary(tmp_path, signum, code):
+SIGNALS = [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+# The two scripts that write root's files through a temporary: the file's own argv builder
+# and the name its temporary starts with.
+TEMPORARY_WRITERS = {
+    "write_file": (write_file_argv, "verification.json."),
+    "create_lock": (create_lock_argv, ".new."),
+}
+
+
+@pytest.mark.parametrize("writer_name", TEMPORARY_WRITERS)
+@pytest.mark.parametrize(("signum", "code"), SIGNALS)
+def test_write_interrupted_before_its_rename_removes_its_temporary(tmp_path, writer_name, signum, code):
     """Ctrl-C reaches the writing shell and its cat with lvmkit (one process group): an
     interrupted verify used to leave verification.json.XXXXXX in the set, which then failed
-    its closure. Here the write waits on its stdin until the signal comes."""
-    archive_set = tmp_path / "set"
-    archive_set.mkdir()
-    target = archive_set / "verification.json"
-    writer = subprocess.Popen(write_file_argv(str(target)), stdin=subprocess.PIPE, start_new_session=True)
+    its closure, and an interrupted lock left .new.XXXXXX in /run/lvmkit/locks. Here the
+    write waits on its stdin until the signal comes."""
+    argv_for, temporary_prefix = TEMPORARY_WRITERS[writer_name]
+    folder = tmp_path / "set"
+    folder.mkdir()
+    target = folder / "verification.json"
+    writer = subprocess.Popen(argv_for(str(target)), stdin=subprocess.PIPE, start_new_session=True)
     try:
         writer.stdin.write(b'{"passed": ')  # half a record: cat has it, and waits for the rest
         writer.stdin.flush()
         deadline = time.monotonic() + 10
-        while not list(archive_set.iterdir()) and time.monotonic() < deadline:
+        while not list(folder.iterdir()) and time.monotonic() < deadline:
             time.sleep(0.02)
-        (temporary,) = archive_set.iterdir()
-        assert temporary.name.startswith("verification.json.")
+        (temporary,) = folder.iterdir()
+        assert temporary.name.startswith(temporary_prefix)
         # Signal only once cat runs: a signal between the fork of cat and its exec would be
         # taken by the forked shell and lost at the exec, and the shell would then wait for
         # a cat that reads this test's open stdin for ever (lvmkit closes it after the input).
@@ -141,4 +154,4 @@ def test_write_file_interrupted_before_its_rename_removes_its_temporary(tmp_path
         if writer.poll() is None:
             os.killpg(writer.pid, signal.SIGKILL)
             writer.wait()
-    assert list(archive_set.iterdir()) == [], "neither the temporary nor a half-written record is left"
+    assert list(folder.iterdir()) == [], "neither the temporary nor a half-written file is left"
