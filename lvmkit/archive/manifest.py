@@ -145,6 +145,9 @@ class RepositoryRecord:
     files: int
     bytes_processed: int
     archive_id: str | None = None  # borg's archive id
+    # restic's parent: the earlier snapshot whose unchanged files were not read again (its full
+    # id); absent: none (the origin's first backup here, borg, or a set from before parents)
+    parent: str | None = None
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from lvmkit.archive.encryption import (
 )
 from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
+from lvmkit.archive.engines.repository import ParentChoice
 from lvmkit.archive.manifest import (
     ARCHIVE_SET_KIND,
     MANIFEST_SCHEMA,
@@ -121,6 +122,7 @@ class BackupRun:
     started: str = ""
     ended: str = ""
     encryption: Encryption | None = None  # with --encrypt-to: the recipients' public keys
+    parent: ParentChoice | None = None  # restic's earlier snapshot of the origin, from the preflight
 
     @property
     def archive_name(self) -> str:
@@ -163,9 +165,6 @@ def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=d
     paths = ArchiveSetPaths(request.dest, name,
                             engine.archive_name if request.encrypt_to is None else encrypted_name(engine.archive_name))
     found = run_preflight(host, request, engine, vg, lv, paths, run_id, in_group=in_group)
-    origin, snapshot, filesystem = found.origin, found.snapshot, found.filesystem
-    checks, origin_mounts, expected, vg_free_extents = (found.checks, found.origin_mounts, found.expected_bytes,
-                                                        found.vg_free_extents)
 
     encryption = None
     if request.encrypt_to is not None:
@@ -174,14 +173,14 @@ def prepare(host: Host, request: BackupRequest, run_id: str | None = None, log=d
                                 recipients=tuple(read_recipients(host, request.encrypt_to)))
     return BackupRun(
         encryption=encryption,
-        request=request, run_id=run_id, host=host.name, origin=origin, filesystem=filesystem,
-        engine=engine, engine_options=engine_options, snapshot=snapshot, paths=paths,
-        mountpoint=f"{RUN_ROOT}/{run_id}/{vg}-{lv}", expected_bytes=expected, preflight=checks,
-        origin_mounts=origin_mounts, engine_version=found.engine_version, layout=found.layout,
-        device_number=found.device_number,
-        guard=SnapshotGuard(host, snapshot, origin,
+        request=request, run_id=run_id, host=host.name, origin=found.origin, filesystem=found.filesystem,
+        engine=engine, engine_options=engine_options, snapshot=found.snapshot, paths=paths,
+        mountpoint=f"{RUN_ROOT}/{run_id}/{vg}-{lv}", expected_bytes=found.expected_bytes, preflight=found.checks,
+        origin_mounts=found.origin_mounts, engine_version=found.engine_version, layout=found.layout,
+        device_number=found.device_number, parent=found.parent,
+        guard=SnapshotGuard(host, found.snapshot, found.origin,
                             replace(request.guard, keep_snapshot_on_failure=request.keep_snapshot_on_failure),
-                            vg_free_extents, log),
+                            found.vg_free_extents, log),
     )
 
 
@@ -379,7 +378,8 @@ def _seal(host: Host, run: BackupRun) -> None:
     run.manifest = _manifest(run, sums, archive_bytes)
     if engine.repository:  # what the repository stored is what this backup wrote
         report = engine.parse_report(read_file(host, run.archive))
-        record = RepositoryRecord(tool=engine.tool, location=run.engine_options["repository"], **report)
+        record = RepositoryRecord(tool=engine.tool, location=run.engine_options["repository"], **report,
+                                  parent=run.parent.id if run.parent else None)
         run.manifest = replace(run.manifest, repository=record, bytes_written=record.added_bytes)
     write_file(host, paths.in_partial(MANIFEST), run.manifest.to_json())
     manifest_sum = host.run(checksum_argv(paths.partial, [MANIFEST])).stdout
@@ -414,7 +414,8 @@ def _record_layout(host: Host, run: BackupRun) -> None:
 
 def _written_to(run: BackupRun) -> str:
     if run.engine.repository:
-        return f"the repository {run.engine_options['repository']} (its report: {run.archive})"
+        parent = f"; {run.parent.said}" if run.parent else ""
+        return f"the repository {run.engine_options['repository']} (its report: {run.archive}{parent})"
     return run.archive
 
 
@@ -473,6 +474,9 @@ def _manifest(run: BackupRun, sums: dict[str, str], archive_bytes: int) -> Manif
 def engine_argv(run: BackupRun) -> list[str]:
     """The engine writing the archive; with --encrypt-to, writing to age, which writes ARCHIVE.age."""
     engine, fstype = run.engine, run.filesystem.type
+    if engine.repository:  # tagged with its origin, compared with its parent (engines.restic)
+        return engine.backup_argv(run.source, run.archive, fstype, run.engine_options,
+                                  origin=f"{run.origin.vg_name}/{run.origin.name}", parent=run.parent and run.parent.id)
     if run.encryption is None:
         return engine.backup_argv(run.source, run.archive, fstype, run.engine_options)
     return encrypt_argv(run.request.encrypt_to, run.archive,

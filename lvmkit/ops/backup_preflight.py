@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from lvmkit.archive.archive_set import ArchiveSetPaths
 from lvmkit.archive.digest import digest_tools
 from lvmkit.archive.engines.base import Engine
+from lvmkit.archive.engines.repository import ParentChoice
 from lvmkit.core.batch import Query, run_batch
 from lvmkit.core.errors import CommandError, LvmkitError
 from lvmkit.core.host import DEBIAN_PACKAGE, CommandResult, Host, missing_tools_argv
@@ -66,6 +67,7 @@ class Findings:
     engine_version: str
     layout: dict  # layout.json: what a rebuild on a blank disk makes again (lvmkit.lvm.layout)
     device_number: tuple[int, int] | None  # the origin's (major, minor)
+    parent: ParentChoice | None = None  # a repository engine's earlier snapshot; None: it takes none
 
 
 def probe_queries(vg: str, lv: str, engine: Engine, tools: list[str], paths: ArchiveSetPaths | None,
@@ -95,6 +97,9 @@ def probe_queries(vg: str, lv: str, engine: Engine, tools: list[str], paths: Arc
         queries.append(Query("dest", destination_probe_argv(paths)))
     if engine.repository:  # opened with its password now: a wrong one fails before any snapshot
         queries.append(Query("repository", engine.probe_argv(engine_options or {})))
+        earlier = engine.earlier_snapshots_argv(engine_options or {}, f"{vg}/{lv}")
+        if earlier is not None:  # the parent: the origin's latest snapshot made by this host
+            queries += [Query("earlier", earlier), Query("hostname", ["uname", "-n"])]
     return queries
 
 
@@ -170,13 +175,15 @@ def run_preflight(host: Host, request, engine: Engine, vg: str, lv: str, paths: 
     if not in_group:
         check_destination(host, checks, paths, engine, expected, answers["dest"],
                           origins=[(f"{vg}/{lv}", device_number)])
-    if engine.repository and not missing:
-        check_repository(engine, request.engine_options, answers["repository"], checks)
+    parent = None
+    if engine.repository and not missing and check_repository(engine, request.engine_options,
+                                                              answers["repository"], checks):
+        parent = check_parent(engine, f"{vg}/{lv}", answers, checks)
     checks.raise_if_failed()
     version = answers[f"version{_version_argvs(engine).index(engine.version_argv(fstype))}"]
     return Findings(checks, origin, filesystem, holder, snapshot, vg_free_extents, origin_mounts, expected,
                     engine.parse_version(version.stdout + version.stderr),
-                    describe(group, volumes, origin, filesystem, answers, origin_mounts), device_number)
+                    describe(group, volumes, origin, filesystem, answers, origin_mounts), device_number, parent)
 
 
 def _device_number(result: CommandResult) -> tuple[int, int] | None:
@@ -306,11 +313,28 @@ def _not_on_an_origin(dest: str, devno: str, origins: list[tuple[str, tuple[int,
                              f"{', '.join(origin for origin, _ in origins) or 'a member'}")
 
 
-def check_repository(engine: Engine, options: dict[str, str], probed: CommandResult, checks: Preflight) -> None:
+def check_repository(engine: Engine, options: dict[str, str], probed: CommandResult, checks: Preflight) -> bool:
     location = engine.resolve_options(options)["repository"]
     problem = engine.judge_probe(probed.returncode, probed.stdout + probed.stderr)
     checks.add(Check("repository opens with its password", problem is None,
                      f"{engine.name} repository {location}" if problem is None else f"{location}: {problem}"))
+    return problem is None
+
+
+def check_parent(engine: Engine, origin: str, answers: dict[str, CommandResult],
+                 checks: Preflight) -> ParentChoice | None:
+    """The earlier snapshot the backup names as its parent, as the repository lists them now
+    (a snapshot forgotten by hand or by prune is not listed); None: the engine takes none."""
+    if "earlier" not in answers:
+        return None
+    earlier, hostname = answers["earlier"], answers["hostname"].stdout.strip()
+    try:
+        parent = engine.choose_parent(earlier.returncode, earlier.stdout, earlier.stderr, hostname)
+    except LvmkitError as error:
+        checks.fail("earlier snapshot of the origin", f"{error}; the backup would fail the same way")
+        return None
+    checks.add(Check("earlier snapshot of the origin", True, f"{origin}: {parent.said}"))
+    return parent
 
 
 def missing_message(missing: list[str]) -> str:

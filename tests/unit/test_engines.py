@@ -40,6 +40,11 @@ def source_for(engine):
     return DEVICE if engine.reads == "device" else MOUNT
 
 
+def origin_for(engine):
+    """A repository engine tags each backup with its origin (engines.restic)."""
+    return {"origin": "vg0/data"} if engine.repository else {}
+
+
 def target_for(engine):
     return TARGET_DEVICE if engine.restore_makes_filesystem else TARGET_MOUNT
 
@@ -48,7 +53,7 @@ def every_argv(engine, fstype, archive, source, target, options=None):
     options = options or {}
     return [
         engine.version_argv(fstype),
-        engine.backup_argv(source, archive, fstype, options),
+        engine.backup_argv(source, archive, fstype, options, **origin_for(engine)),
         engine.verify_argv(archive, fstype),
         engine.restore_argv(archive, target, fstype, options),
     ]
@@ -176,7 +181,7 @@ def test_backup_argv_with_invalid_option_raises_before_building_anything():
 def test_backup_argv_with_unsupported_filesystem_raises_usage_error_naming_supported_ones(name):
     engine = ENGINES[name]
     with pytest.raises(UsageError) as raised:
-        engine.backup_argv(source_for(engine), archive_for(engine), "btrfs", {})
+        engine.backup_argv(source_for(engine), archive_for(engine), "btrfs", {}, **origin_for(engine))
     assert "btrfs" in str(raised.value) and "xfs" in str(raised.value)
 
 

@@ -37,7 +37,8 @@ def judged(engine: str, case: str) -> str | None:
 def test_every_argv_names_the_password_file_never_a_password(engine):
     chosen = ENGINES[engine]
     options = OPTIONS[engine]
-    argvs = [chosen.backup_argv("/run/lvmkit/r1/labvg-ext4vol", REPORT.format(chosen.archive_name), "ext4", options),
+    argvs = [chosen.backup_argv("/run/lvmkit/r1/labvg-ext4vol", REPORT.format(chosen.archive_name), "ext4", options,
+                                origin="labvg/ext4vol"),
              chosen.restore_argv("abcd1234", "/run/lvmkit/r2/target", "ext4", options),
              chosen.verify_argv("abcd1234", "ext4", options), chosen.probe_argv(options),
              chosen.forget_argv("abcd1234", options), chosen.compact_argv(options)]
@@ -79,7 +80,8 @@ def test_backup_argv_with_hostile_paths_passes_them_as_parameters_of_a_constant_
     hostile = "/srv/it's $(reboot); `id`"
     options = {"repository": hostile + "/repo", "password_file": hostile + "/pw"}
     for engine in ("restic", "borg"):
-        argv = ENGINES[engine].backup_argv(hostile + "/mount", hostile + "/.s.partial/report", "ext4", options)
+        argv = ENGINES[engine].backup_argv(hostile + "/mount", hostile + "/.s.partial/report", "ext4", options,
+                                           origin="vg0/data")
         assert argv[:2] == ["bash", "-c"] and hostile not in argv[2] and "$(" not in argv[2]
         assert argv[4:6] == [hostile + "/.s.partial/report", hostile + "/mount"]
 
@@ -90,7 +92,7 @@ def test_borg_reads_its_password_through_a_quoted_cat_command_in_its_environment
 
 
 def test_borg_names_the_archive_after_the_archive_set():
-    argv = ENGINES["borg"].create_argv(OPTIONS["borg"], REPORT.format("borg.json"))
+    argv = ENGINES["borg"].create_argv(OPTIONS["borg"], REPORT.format("borg.json"), "labvg/ext4vol", None)
     assert "/srv/borg::labvg-ext4vol-20261130T040000Z-abcd" in argv
     assert archive_set_name("/backups/labvg-x/borg.json") == "labvg-x"
     # a group's member: the group's name too, or every run's labvg-a would collide in the repository

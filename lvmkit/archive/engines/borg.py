@@ -54,7 +54,8 @@ class BorgEngine(RepositoryEngine):
     def borg(self, options: dict[str, str], *argv: str) -> list[str]:
         return [*self.environment(options), "borg", *argv]
 
-    def create_argv(self, options: dict[str, str], archive: str) -> list[str]:
+    def create_argv(self, options: dict[str, str], archive: str, origin: str, parent: str | None) -> list[str]:
+        # borg finds unchanged files in its files cache, keyed by absolute path: no parent to name.
         return self.borg(
             options, "create",
             "--json",  # the report: archive name, id and statistics, on stdout

@@ -88,6 +88,14 @@ PASSWORD_OPTIONS = ("password_file", "password_command")
 
 
 @dataclass(frozen=True)
+class ParentChoice:
+    """The earlier snapshot a backup names as its parent (docs/repositories.md, "Costs")."""
+
+    id: str | None  # None: no earlier snapshot of the origin, the tool reads every file
+    said: str  # for the preflight and the plan: which one, or why none
+
+
+@dataclass(frozen=True)
 class RepositoryEngine(Engine):
     """An engine whose data lives in a repository; the archive set holds its report."""
 
@@ -115,19 +123,29 @@ class RepositoryEngine(Engine):
                              f"password itself)")
         return resolved
 
-    def backup_argv(self, source: str, archive: str, fstype: str, options: dict[str, str]) -> list[str]:
+    def backup_argv(self, source: str, archive: str, fstype: str, options: dict[str, str], *,
+                    origin: str, parent: str | None = None) -> list[str]:
+        """`origin` VG/LV; `parent` the earlier snapshot the tool compares with (choose_parent)."""
         require_filesystem(self, fstype)
         chosen = self.resolve_options(options)
         return bash_pipeline(BACKUP_SCRIPT, target_path(archive, "report"), target_path(source, "snapshot mount"),
-                             *self.create_argv(chosen, archive))
+                             *self.create_argv(chosen, archive, origin, parent))
 
     def probe_argv(self, options: dict[str, str]) -> list[str]:
         """Read-only: opens the repository with the password (and, for borg, its lock)."""
         chosen = self.resolve_options(options)
         return ["bash", "-c", PROBE_SCRIPT, "bash", chosen["repository"], *self.open_argv(chosen)]
 
+    def earlier_snapshots_argv(self, options: dict[str, str], origin: str) -> list[str] | None:
+        """Read-only: lists the repository's snapshots of `origin`; None: the tool takes no parent."""
+        return None
+
+    def choose_parent(self, returncode: int, stdout: str, stderr: str, hostname: str) -> ParentChoice:
+        """From earlier_snapshots_argv's answer; raises LvmkitError when the tool could not list."""
+        raise NotImplementedError
+
     # what each tool provides
-    def create_argv(self, options: dict[str, str], archive: str) -> list[str]:
+    def create_argv(self, options: dict[str, str], archive: str, origin: str, parent: str | None) -> list[str]:
         raise NotImplementedError
 
     def open_argv(self, options: dict[str, str]) -> list[str]:

@@ -5,12 +5,20 @@ id, what it added to the repository); restic itself keeps the data. Measured wit
 0.14.0 (Debian 12): `backup --json --quiet` prints exactly one line, the summary; its
 `snapshot_id` is the short id, a prefix every restic command resolves (and refuses when
 it is ambiguous or unknown: "no matching ID found for prefix").
+
+Each backup names its parent: the latest earlier snapshot of the same origin, made on the same
+host (restic's own rule), found in the repository by the tag `lvmkit-origin:VG/LV` that every
+backup writes (docs/repositories.md, "Costs"). restic would choose one itself only among
+snapshots of the same paths, and lvmkit's mount point changes with each run: without
+`--parent` restic reads and hashes every file again.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from lvmkit.archive.engines.base import EngineOption
 from lvmkit.archive.engines.common import PIPELINE_PROLOGUE, bash_pipeline
@@ -19,6 +27,7 @@ from lvmkit.archive.engines.repository import (
     PASSWORD_FILE,
     SFTP_LOCATION,
     SSH_LOCATION,
+    ParentChoice,
     RepositoryEngine,
     RepositoryForm,
     found_kind,
@@ -36,6 +45,20 @@ REPOSITORY = EngineOption("repository", "restic repository: an absolute path or 
 # $1 the snapshot id, then restic with its repository and password: the snapshot must be
 # there (`cat snapshot` fails on an unknown id), and the whole repository must check.
 VERIFY_SCRIPT = PIPELINE_PROLOGUE + 'id=$1; shift\n"$@" cat snapshot "$id" > /dev/null\nexec "$@" check\n'
+
+# The tag that finds an origin's snapshots. restic splits --tag at commas; LVM names have none
+# (letters, digits and "+_.-"), and restic keeps ":" and "/" in a tag as they are (measured).
+ORIGIN_TAG = "lvmkit-origin:"
+SNAPSHOT_ID = re.compile(r"[0-9a-f]{64}")  # restic's full id: what --parent is given
+
+
+def origin_tag(origin: str) -> str:
+    return ORIGIN_TAG + origin
+
+
+def snapshot_time(text: str) -> datetime:
+    """restic's time ("2026-11-30T14:03:18.128521006Z" or "+01:00"): nanoseconds cut to micro."""
+    return datetime.fromisoformat(re.sub(r"(\.\d{6})\d+", r"\1", text))
 
 
 @dataclass(frozen=True)
@@ -55,14 +78,44 @@ class ResticEngine(RepositoryEngine):
                     ["--password-command", chosen["password_command"]])
         return ["restic", "--repo", chosen["repository"], *password]
 
-    def create_argv(self, options: dict[str, str], archive: str) -> list[str]:
+    def create_argv(self, options: dict[str, str], archive: str, origin: str, parent: str | None) -> list[str]:
         return [
             *self.base_argv(options), "backup",
             "--json", "--quiet",  # only the summary, one JSON line (no progress)
             "--one-file-system",  # the snapshot only, never something mounted inside it
             "--tag", "lvmkit",
+            "--tag", origin_tag(origin),  # how the next backup of the origin finds this one, its parent
+            # Unchanged files (mtime, ctime, size, inode) are taken from the parent's tree, not
+            # read again: restic's own choice needs the same paths, and the mount point changes.
+            *(["--parent", parent] if parent else []),
             ".",  # the mount's contents at the snapshot's root (see BACKUP_SCRIPT)
         ]
+
+    def earlier_snapshots_argv(self, options: dict[str, str], origin: str) -> list[str] | None:
+        # Every snapshot of the origin: `--latest 1` counts per host and paths, and the paths
+        # change with each run. Takes restic's shared lock: while a prune or check holds the
+        # exclusive one this fails (measured), in the preflight, as the backup itself would.
+        return [*self.base_argv(options), "snapshots", "--json", "--tag", origin_tag(origin)]
+
+    def choose_parent(self, returncode: int, stdout: str, stderr: str, hostname: str) -> ParentChoice:
+        """The latest snapshot of the origin made on `hostname`: restic's own rule picks a parent
+        among the same host's snapshots only, and so does lvmkit."""
+        if returncode != 0:
+            raise LvmkitError(f"restic could not list the repository's snapshots: {tool_lines(stderr + stdout)}")
+        try:
+            listed = json.loads(stdout)
+            ours = [(snapshot_time(s["time"]), s["id"]) for s in listed
+                    if s["hostname"] == hostname and SNAPSHOT_ID.fullmatch(s["id"])]
+        except (ValueError, TypeError, KeyError):
+            raise LvmkitError(f"restic listed the repository's snapshots in a form lvmkit does not know: "
+                              f"{stdout.strip()[:300]!r}") from None
+        if not ours:
+            others = f" (its {len(listed)} are from other hosts)" if listed else ""
+            return ParentChoice(None, f"no earlier snapshot of this origin from {hostname}{others}: "
+                                      f"restic reads every file")
+        when, chosen = max(ours)
+        return ParentChoice(chosen, f"parent snapshot {chosen[:8]} of {when.isoformat(timespec='seconds')}: "
+                                    f"restic reads only the files changed since")
 
     def open_argv(self, options: dict[str, str]) -> list[str]:
         # Reads and decrypts the repository's config: needs the repository and the password,
