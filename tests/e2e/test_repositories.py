@@ -14,10 +14,10 @@ import json
 
 import pytest
 
-from lvmkit.archive.archive_set import write_file
+from lvmkit.archive.archive_set import read_file, write_file
 from lvmkit.core.errors import LvmkitError
 from lvmkit.ops import prune
-from lvmkit.ops.backup import BackupRequest, backup
+from lvmkit.ops.backup import BackupRequest, backup, plan, prepare
 from lvmkit.ops.restore import RestoreRequest, restore
 from lvmkit.ops.retention import Policy
 from lvmkit.ops.verify import verify
@@ -118,6 +118,14 @@ def test_restic_two_backups_deduplicate_restore_proved_verify_and_prune_by_id(
     assert added[0] > 1_000_000 and added[1] < added[0] / 20, added
     assert second.manifest.bytes_written == added[1]
     assert restic_snapshots(lvm_host, options) == sorted(r.manifest.repository.id for r in (first, second))
+    # The second names the first as its parent, across the changed mount point: restic reads
+    # no file again (its own counts, docs/repositories.md "Costs").
+    assert first.manifest.repository.parent is None and first.parent.id is None
+    assert second.manifest.repository.parent.startswith(first.manifest.repository.id)
+    summaries = [json.loads(read_file(lvm_host, f"{run.paths.final}/restic.json")) for run in (first, second)]
+    assert summaries[0]["files_new"] == summaries[0]["total_files_processed"] > 100, summaries[0]
+    assert (summaries[1]["files_new"], summaries[1]["files_changed"], summaries[1]["files_unmodified"]) == (
+        0, 0, summaries[0]["total_files_processed"]), summaries[1]
     assert sorted(lvm_host.run(["ls", second.paths.final]).stdout.split()) == [
         "SHA256SUMS", "digest.json", "layout.json", "manifest.json", "restic.json", "vgcfgbackup.txt"]  # no data
 
@@ -131,6 +139,14 @@ def test_restic_two_backups_deduplicate_restore_proved_verify_and_prune_by_id(
     assert restic_snapshots(lvm_host, options) == [second.manifest.repository.id]
     assert sets_in(lvm_host, dest) == [second.paths.final]
     assert_no_leftovers(lvm_host, dest)
+
+    # The repository is the truth: with the second forgotten by hand too, the next backup's
+    # preflight names no parent (restic would refuse a forgotten one), and the plan says so.
+    lvm_host.run(["restic", "--repo", options["repository"], "--password-file", options["password_file"],
+                  "forget", second.manifest.repository.id], changes=True)
+    third = prepare(lvm_host, BackupRequest(f"{LAB_VG}/ext4vol", dest, "restic", engine_options=options))
+    assert third.parent.id is None
+    assert any("no earlier snapshot of this origin" in step.title for step in plan(third).steps)
 
 
 # full: its own sshd and a second repository; the default tier keeps restic local and borg
