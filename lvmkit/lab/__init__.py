@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from lvmkit.core.errors import CommandError, LabError
@@ -68,6 +69,11 @@ def up(local: Host, paths: LabPaths, *, port: int | None = None, use_vm: bool | 
     if is_up(state):
         where = f"QEMU pid {state.pid}, SSH on 127.0.0.1:{state.port}" if state.kind == "vm" else "on this host"
         raise LabError(f"a lab is up already ({where}, since {state.started}); use it, or `lvmkit lab down` first")
+    booting = _half_booted(paths) if state is None else None
+    if booting is not None:
+        raise LabError(f"a lab's QEMU (pid {booting}) runs without a finished `lvmkit lab up`: another "
+                       "`lab up` is still booting it, or was killed before it finished; wait for it, or "
+                       "stop it with `lvmkit lab down`")
     if state is not None:  # a lab that died without `lab down`
         _forget(paths)
     _require_provision_script()
@@ -117,7 +123,13 @@ def down(local: Host, paths: LabPaths) -> LabState:
     """Stop the lab and remove every trace of it (guest, loop devices, run files)."""
     state = read_state(paths)
     if state is None:
-        raise LabError(f"no lab is up (no {paths.state_file}); nothing to take down")
+        booting = _half_booted(paths)
+        if booting is None:
+            raise LabError(f"no lab is up (no {paths.state_file}); nothing to take down")
+        started = datetime.fromtimestamp(paths.pidfile.stat().st_mtime, timezone.utc).isoformat()
+        vm.stop(booting)
+        _forget(paths)
+        return LabState(kind="vm", started=started, pid=booting)
     if state.kind == "local":
         local.run(_provision_argv(paths, ["--destroy"]), changes=True, timeout=300)
     else:
@@ -151,6 +163,18 @@ def _require_provision_script() -> None:
             f"{PROVISION_SCRIPT} is missing: the lab is built by the repository's "
             f"vagrant/provision.sh; run lvmkit from a clone of the repository (pip install -e .)"
         )
+
+
+def _half_booted(paths: LabPaths) -> int | None:
+    """The pid of this lab's QEMU when it runs without a state file: its `lab up` is still
+    booting or provisioning it, or was killed first (SIGKILL; a caller's timeout, as
+    Python's subprocess.run kills its child on Ctrl-C). lab.json is written only once the
+    lab is ready, so `lab down` would otherwise leave that QEMU running."""
+    try:
+        pid = int(paths.pidfile.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if vm.is_running(pid, paths.pidfile) else None
 
 
 def _forget(paths: LabPaths) -> None:

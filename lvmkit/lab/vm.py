@@ -142,12 +142,14 @@ def check_port_free(port: int) -> None:
             ) from None
 
 
-def is_running(pid: int) -> bool:
+def is_running(pid: int, pidfile: Path | None = None) -> bool:
+    """QEMU runs as `pid`; with `pidfile`, the QEMU that writes it (a lab's own, not a pid
+    reused by another lab's QEMU)."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"qemu-system" in cmdline
+    return b"qemu-system" in cmdline and (pidfile is None or bytes(pidfile) in cmdline.split(b"\0"))
 
 
 def is_gone(pid: int) -> bool:

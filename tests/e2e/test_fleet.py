@@ -65,7 +65,8 @@ def fleet(lvm_host, volumes, backup_store, tmp_path_factory):
     if not isinstance(lvm_host, SshHost):
         pytest.fail("the fleet tests reach their hosts over SSH: run them against the emulated lab or ssh://", pytrace=False)
     ssh_config = root / "fleet.ssh_config"
-    lines = ["Host fleet-a fleet-b", f"  HostName {lvm_host.address.strip('[]')}", "  User root"]
+    login = lvm_host.user or "root"  # the lab's root; a Vagrant VM's vagrant, which uses sudo -n
+    lines = ["Host fleet-a fleet-b", f"  HostName {lvm_host.address.strip('[]')}", f"  User {login}"]
     if lvm_host.identity_file:
         lines += [f"  IdentityFile {lvm_host.identity_file}", "  IdentitiesOnly yes"]
     if lvm_host.known_hosts_file:
@@ -75,7 +76,8 @@ def fleet(lvm_host, volumes, backup_store, tmp_path_factory):
     ssh_config.write_text("\n".join(lines) + "\n")
     for name in volumes:
         lvm_host.run(["mkdir", "-p", f"{backup_store}/{name}"], changes=True)
-    hosts = {name: {"ansible_host": name, "ansible_port": lvm_host.port, "lvmkit_vg": spec.split("/")[0],
+    hosts = {name: {"ansible_host": name, "ansible_port": lvm_host.port, "lvmkit_ssh_user": login,
+                    "lvmkit_vg": spec.split("/")[0],
                     "lvmkit_origin": spec, "lvmkit_dest": f"{backup_store}/{name}"} for name, spec in volumes.items()}
     state = {"root": root, "hosts": hosts, "changes": root / "changes", "env": collection.ansible_environment(collections)}
 

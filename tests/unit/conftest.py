@@ -1,4 +1,5 @@
-"""Shared unit-test helpers: a Host that plays back a script instead of running commands."""
+"""Shared unit-test helpers: a Host that plays back a script instead of running commands, and
+the fixtures several test modules use."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from lvmkit.core import declared
 from lvmkit.core.errors import CommandError
 from lvmkit.core.host import CommandResult, Host, stderr_tail
+from lvmkit.runbooks.catalog import RUNBOOKS_ENV
+from tests.unit.small_runbook import write_runbook
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -66,3 +69,15 @@ def fixture_text():
 def shellcheck():
     """Run shellcheck over the given files, every severity down to style; fails on any finding."""
     return lambda paths: Host().run(["shellcheck", "--severity=style", *map(str, paths)])
+
+
+@pytest.fixture(scope="module")
+def books(tmp_path_factory):
+    """A runbooks folder holding the small runbook (small_runbook.py), which $LVMKIT_RUNBOOKS
+    names while the module's tests run: the runner's and the audit report's."""
+    directory = tmp_path_factory.mktemp("runbooks")
+    write_runbook(directory)
+    patch = pytest.MonkeyPatch()
+    patch.setenv(RUNBOOKS_ENV, str(directory))
+    yield directory
+    patch.undo()

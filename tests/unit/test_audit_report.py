@@ -1,8 +1,9 @@
 """`lvmkit audit report`: the page of every recorded run, from records the real runner made.
 
 The records come from `run_runbook` itself (papermill, a kernel of this Python, nbconvert,
-audit.append), running the runner tests' small runbook against `local`: one run that
-succeeds, one that fails. Only the storage commands are missing; the record is real.
+audit.append), running the runner tests' small runbook (tests/unit/small_runbook.py) against
+`local`: one run that succeeds, one that fails. Only the storage commands are missing; the
+record is real.
 """
 
 from __future__ import annotations
@@ -27,13 +28,12 @@ from lvmkit.runbooks.catalog import find
 from lvmkit.runbooks.params import validate
 from lvmkit.runbooks.runner import RunRequest, run_runbook
 from tests.outside_references import outside_references
-from tests.unit.test_runbook_runner import books  # noqa: F401 (the fixture: the runner tests' small runbook)
 
 ROW = re.compile(r"<tr id='([^']+)'( class='tampered')?>(.*?)</tr>", re.S)
 
 
 @pytest.fixture(scope="module")
-def records(books, tmp_path_factory):  # noqa: F811 (books is the fixture imported above)
+def records(books, tmp_path_factory):
     """A records folder with a run that succeeded and one that failed, as `runbook run` keeps them."""
     folder = tmp_path_factory.mktemp("site") / "records"
     book = find("small")

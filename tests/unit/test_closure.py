@@ -1,9 +1,9 @@
 """A set is complete and closed: its file list, SHA256SUMS and manifest agree, or verify and
 restore refuse it naming what changed.
 
-The sets are real directories checked by the real tools (find, sha256sum) on this machine;
-their manifests are the ones real backups wrote in the lab (tests/fixtures/manifest/), with
-the checksums of the files written here.
+The sets are real directories (tests/unit/archive_sets.py makes them) checked by the real
+tools (find, sha256sum) on this machine; their manifests are the ones real backups wrote in
+the lab (tests/fixtures/manifest/), with the checksums of the files written here.
 """
 
 from __future__ import annotations
@@ -16,61 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from lvmkit.archive.archive_set import parse_sums
 from lvmkit.archive.closure import SIGNATURE, VERIFICATION, problems, read_listing, read_sums
 from lvmkit.archive.manifest import GroupManifest, from_json
 from lvmkit.core.host import Host
-from lvmkit.core.preflight import Preflight
-from lvmkit.ops.restore import check_archive
 
-from .conftest import FIXTURES
-
-
-def _manifest(name: str):
-    path = FIXTURES / "manifest" / name
-    return from_json(path.read_text(), str(path))
+from .archive_sets import checked, failure, make_set, recorded_manifest, write_sums
 
 
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_sums(directory: Path, names: list[str]) -> str:
-    sums = subprocess.run(["sha256sum", "--", *names], cwd=directory, check=True, capture_output=True, text=True).stdout
-    (directory / "SHA256SUMS").write_text(sums)
-    return sums
-
-
-def make_set(directory: Path, files: dict[str, bytes], base: str = "single-tar-thick.json") -> Path:
-    """A set as the backup writes it: the archive and digest, a manifest recording their
-    checksums, and SHA256SUMS of all three."""
-    directory.mkdir(mode=0o700)
-    for name, data in files.items():
-        (directory / name).parent.mkdir(parents=True, exist_ok=True)
-        (directory / name).write_bytes(data)
-    manifest = _manifest(base)
-    checksums = parse_sums(_write_sums(directory, sorted(files)))  # escaped names kept, as the backup keeps them
-    archive = manifest.engine.archive
-    manifest = dataclasses.replace(manifest, checksums=checksums, archive_sha256=checksums.get(archive),
-                                   digest=dataclasses.replace(manifest.digest, sha256=checksums["digest.json"]))
-    (directory / "manifest.json").write_text(manifest.to_json())
-    _write_sums(directory, [*sorted(files), "manifest.json"])
-    return directory
-
-
 @pytest.fixture
 def tar_set(tmp_path):
     return make_set(tmp_path / "labvg-x-1", {"filesystem.tar.zst": b"the archive\n", "digest.json": b"{}\n"})
-
-
-def checked(directory: Path, trust=None) -> Preflight:
-    checks = Preflight()
-    check_archive(Host(), str(directory), checks, trust)
-    return checks
-
-
-def failure(checks: Preflight) -> str:
-    return "\n".join(c.detail for c in checks.checks if not c.passed)
 
 
 def test_a_set_as_written_passes(tar_set):
@@ -83,7 +42,7 @@ def test_a_set_as_written_passes(tar_set):
 def test_an_archive_replaced_and_sums_cut_to_the_manifest_line_is_refused(tar_set):
     # The attack that passed `lvmkit verify`: another tar in place, SHA256SUMS only the manifest's line.
     (tar_set / "filesystem.tar.zst").write_bytes(b"another tar\n")
-    _write_sums(tar_set, ["manifest.json"])
+    write_sums(tar_set, ["manifest.json"])
     checks = checked(tar_set)
     assert not checks.passed
     assert "SHA256SUMS does not list filesystem.tar.zst, which the manifest's checksums record" in failure(checks)
@@ -92,7 +51,7 @@ def test_an_archive_replaced_and_sums_cut_to_the_manifest_line_is_refused(tar_se
 
 def test_an_archive_and_sums_rewritten_together_disagree_with_the_manifest(tar_set):
     (tar_set / "filesystem.tar.zst").write_bytes(b"forged\n")
-    _write_sums(tar_set, ["digest.json", "filesystem.tar.zst", "manifest.json"])
+    write_sums(tar_set, ["digest.json", "filesystem.tar.zst", "manifest.json"])
     assert "SHA256SUMS and the manifest disagree on filesystem.tar.zst" in failure(checked(tar_set))
 
 
@@ -139,26 +98,26 @@ def test_verification_and_signature_files_may_exist_but_not_as_links(tar_set, tm
 def test_a_manifest_whose_archive_sha256_was_not_rewritten_is_refused(tar_set):
     manifest = from_json((tar_set / "manifest.json").read_text(), "m")
     (tar_set / "manifest.json").write_text(dataclasses.replace(manifest, archive_sha256="0" * 64).to_json())
-    _write_sums(tar_set, ["digest.json", "filesystem.tar.zst", "manifest.json"])
+    write_sums(tar_set, ["digest.json", "filesystem.tar.zst", "manifest.json"])
     assert "archive_sha256 is not the checksum it records for filesystem.tar.zst" in failure(checked(tar_set))
 
 
 def test_an_rsync_tree_is_closed_too(tmp_path):
     files = {"tree/etc/hosts": b"127.0.0.1\n", "tree/odd\nname": b"y", "digest.json": b"{}\n"}
-    base = _manifest("single-tar-thick.json")
+    base = recorded_manifest("single-tar-thick.json")
     tree = tmp_path / "rsync-set"
     make_set(tree, files)
     manifest = from_json((tree / "manifest.json").read_text(), "m")
     engine = dataclasses.replace(base.engine, name="rsync", archive="tree", options={})
     (tree / "manifest.json").write_text(dataclasses.replace(manifest, engine=engine, archive_sha256=None).to_json())
-    _write_sums(tree, [*sorted(files), "manifest.json"])
+    write_sums(tree, [*sorted(files), "manifest.json"])
     assert checked(tree).passed, checked(tree).render()
     (tree / "tree" / "etc" / "planted").write_text("x\n")
     assert "an unexpected file tree/etc/planted is in the set" in failure(checked(tree))
 
 
 def test_a_group_set_is_closed_and_agrees_with_its_member_lines(tmp_path):
-    group = _manifest("group.json")
+    group = recorded_manifest("group.json")
     assert isinstance(group, GroupManifest)
     directory = tmp_path / "group-set"
     directory.mkdir()
@@ -169,13 +128,13 @@ def test_a_group_set_is_closed_and_agrees_with_its_member_lines(tmp_path):
         members.append(dataclasses.replace(member, archive_sha256=_sha(member.lv.encode()), digest_sha256=_sha(b"{}\n")))
     (directory / "manifest.json").write_text(dataclasses.replace(group, members=tuple(members)).to_json())
     names = sorted(str(p.relative_to(directory)) for p in directory.glob("*/*"))
-    _write_sums(directory, [*names, "manifest.json"])
+    write_sums(directory, [*names, "manifest.json"])
     assert checked(directory).passed, checked(directory).render()
 
     first = members[0].archive_set
     (directory / first / "filesystem.fsa").write_bytes(b"forged")
-    _write_sums(directory / first, ["digest.json", "filesystem.fsa", "manifest.json"])
-    _write_sums(directory, [*names, "manifest.json"])
+    write_sums(directory / first, ["digest.json", "filesystem.fsa", "manifest.json"])
+    write_sums(directory, [*names, "manifest.json"])
     assert f"SHA256SUMS and the manifest disagree on {first}/filesystem.fsa" in failure(checked(directory))
     (directory / "stray").mkdir()
     assert "an unexpected directory stray is in the set" in failure(checked(directory))
@@ -197,7 +156,7 @@ def test_the_restores_proof_refuses_a_digest_changed_since_the_preflight(scripte
     from lvmkit.archive.digest import ContentDigest
     from lvmkit.ops import restore as restore_module
 
-    manifest = _manifest("single-tar-thick.json")  # records the digest 8822794c...
+    manifest = recorded_manifest("single-tar-thick.json")  # records the digest 8822794c...
     swapped = ContentDigest(entries=()).to_json()  # another digest.json, put there after the checks
     scripted_host.expect(["cat", "--", "/backups/set/digest.json"], stdout=swapped)
     run = SimpleNamespace(request=SimpleNamespace(archive="/backups/set", identity=None), manifest=manifest, mountpoint="/run/x")

@@ -8,12 +8,9 @@ import pytest
 from lvmkit.core import declared
 from lvmkit.core.declared import UndeclaredCommand
 from lvmkit.core.plan import Conditional, Plan, Slot, Step, acting, execute
-from lvmkit.lvm.guard import GuardSettings, SnapshotGuard
-from lvmkit.lvm.reports import parse_lvs
-from lvmkit.lvm.snapshot import SnapshotSpec
 from lvmkit.lvm.watch import read_argv
 
-MIB = 1024 * 1024
+from .recorded_guard import MIB, guard_on
 
 
 def test_undeclared_command_in_a_step_is_refused_before_it_runs_and_the_undo_runs(scripted_host):
@@ -75,15 +72,6 @@ def test_state_change_outside_any_step_is_allowed_unless_refused():
     declared.check(["lvcreate", "x"])
     with pytest.raises(UndeclaredCommand, match="outside any step"):
         declared.check(["lvcreate", "x"], outside="refuse")
-
-
-def guard_on(host, fixture_text, *, autoextend: bool) -> SnapshotGuard:
-    volumes = {v.name: v for v in parse_lvs(fixture_text("lvm/lvs-lab.json"))}
-    spec = SnapshotSpec("labvg", "ext4vol", "rec_valid", "20261126T000000Z", 2, 4 * MIB)
-    # rec_valid's recorded status is 0.15% used: a threshold below it makes the guard extend.
-    settings = GuardSettings(poll_interval_s=3600.0, autoextend=autoextend, extend_at_percent=0.1,
-                             autoextend_step="8M")
-    return SnapshotGuard(host, spec, volumes["ext4vol"], settings, 100, log=lambda message: None)
 
 
 def test_guard_extension_runs_as_the_watch_step_whichever_step_is_acting(scripted_host, fixture_text):

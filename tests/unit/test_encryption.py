@@ -28,8 +28,8 @@ from lvmkit.core.host import Host
 from lvmkit.ops import verify as verify_module
 from lvmkit.ops.backup import BackupRequest, prepare
 
+from .archive_sets import write_sums
 from .conftest import FIXTURES
-from .test_closure import _write_sums
 
 AGE_KEY = "age1nx4f4x54yls3y3zttejap9846md4mak0lahey8lvnfa85n93gg2s2z6p44"
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPfU9Q0pIw96QSrr4jLGqeuRwRUT0GdobZP+Dk9cdgiB"
@@ -146,14 +146,14 @@ def encrypted_set(directory: Path) -> str:
     for name, data in files.items():
         (directory / name).write_bytes(data)
     base = from_json((FIXTURES / "manifest" / "single-tar-thick.json").read_text(), "single-tar-thick.json")
-    checksums = parse_sums(_write_sums(directory, sorted(files)))
+    checksums = parse_sums(write_sums(directory, sorted(files)))
     manifest = replace(base, engine=replace(base.engine, archive="filesystem.tar.zst.age"),
                        # the clear digest's sha256, as the backup records it; the ciphertext's is in the checksums
                        digest=replace(base.digest, file="digest.json.age"),
                        checksums=checksums, archive_sha256=checksums["filesystem.tar.zst.age"],
                        encryption=Encryption(tool="age", version="1.1.1", recipients=(AGE_KEY,)))
     (directory / "manifest.json").write_text(manifest.to_json())
-    _write_sums(directory, [*sorted(files), "manifest.json"])
+    write_sums(directory, [*sorted(files), "manifest.json"])
     return str(directory)
 
 

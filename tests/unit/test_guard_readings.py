@@ -14,7 +14,7 @@ from lvmkit.lvm.guard import MAX_READINGS, BoundedReadings, GuardReading
 from lvmkit.lvm.watch import read_argv
 
 from .conftest import FIXTURES
-from .test_declared import MIB, guard_on
+from .recorded_guard import MIB, guard_on
 
 WHERE = "/backups/set/manifest.json"
 

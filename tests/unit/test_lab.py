@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -143,3 +146,38 @@ def test_the_persistent_disk_is_attached_only_when_its_file_exists(tmp_path):
     paths.persistent_disk.write_bytes(b"")
     assert persistent_disk_options(paths) == [
         "-drive", f"file={tmp_path}/persistent.img,format=raw,if=virtio,cache=writeback"]
+
+
+@pytest.fixture
+def half_booted(paths):
+    """A lab whose `lab up` was killed while QEMU booted: QEMU's pidfile, no lab.json. A
+    process named as QEMU and carrying its -pidfile argument stands in for it."""
+    paths.run.mkdir(parents=True)
+    stand_in = subprocess.Popen(["bash", "-c", 'exec -a qemu-system-x86_64 "$@"', "bash",
+                                 sys.executable, "-c", "import time; time.sleep(60)", "-pidfile", str(paths.pidfile)])
+    paths.pidfile.write_text(f"{stand_in.pid}\n")
+    deadline = time.monotonic() + 10
+    while not vm.is_running(stand_in.pid, paths.pidfile):  # until bash has exec'd
+        assert time.monotonic() < deadline, "the stand-in did not start"
+        time.sleep(0.02)
+    yield stand_in
+    stand_in.kill()
+    stand_in.wait()
+
+
+def test_down_with_a_half_booted_lab_stops_its_qemu_and_removes_its_run_files(paths, half_booted):
+    state = lab.down(Host(), paths)
+    assert state.pid == half_booted.pid
+    assert half_booted.wait(timeout=10) is not None, "QEMU is stopped"
+    assert not paths.run.exists()
+
+
+def test_up_with_a_half_booted_lab_refuses_and_names_lab_down(paths, half_booted):
+    with pytest.raises(LabError, match=rf"QEMU \(pid {half_booted.pid}\).*`lvmkit lab down`"):
+        lab.up(Host(), paths, use_vm=True)
+    assert half_booted.poll() is None and paths.pidfile.exists(), "the booting lab is left alone"
+
+
+def test_a_pidfile_naming_another_labs_qemu_is_not_this_labs(paths, half_booted, tmp_path):
+    assert not vm.is_running(half_booted.pid, tmp_path / "other-lab" / "run" / "qemu.pid")
+    assert vm.is_running(half_booted.pid) and vm.is_running(half_booted.pid, paths.pidfile)

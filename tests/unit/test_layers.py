@@ -72,15 +72,18 @@ def test_layer_check_catches_a_lower_module_importing_a_higher_one(tmp_path):
     assert layer_of("core.host") < layer_of("ops.backup") < layer_of("runbooks.steps")
 
 
-END_TO_END = PACKAGE.parent / "tests" / "e2e"
+TESTS = PACKAGE.parent / "tests"
+# Every folder of test modules: the helpers its modules share live in modules of their own.
+TEST_FOLDERS = ["e2e", "unit", "vagrant"]
 
 
 def imported_test_modules(path: Path) -> list[str]:
-    """The test modules (test_*) that `path` imports, relatively or by absolute name."""
+    """The test modules (test_*) that `path` imports, relatively or by absolute name, also
+    as a name imported from a package (`from tests.unit import test_terminal`)."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.ImportFrom):
-            names = [node.module or ""] if node.module else [alias.name for alias in node.names]
+            names = ([node.module] if node.module else []) + [alias.name for alias in node.names]
         elif isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         else:
@@ -89,16 +92,24 @@ def imported_test_modules(path: Path) -> list[str]:
     return found
 
 
-def test_end_to_end_modules_never_import_a_test_module():
-    """Helpers two e2e test modules share live in a module of their own (volumes.py,
-    runbook_cli.py, lvmkit_process.py): a test module imported by another ties the two
-    together (test_postgresql.py needed selenium because test_runbooks.py drives a browser)."""
-    wrong = {path.name: imported_test_modules(path) for path in sorted(END_TO_END.glob("*.py"))}
+@pytest.mark.parametrize("folder", TEST_FOLDERS)
+def test_modules_never_import_a_test_module(folder):
+    """Helpers two test modules share live in a module of their own (tests/e2e/volumes.py,
+    runbook_cli.py; tests/unit/archive_sets.py, small_runbook.py) or, a fixture, in the
+    folder's conftest.py: a test module imported by another ties the two together
+    (test_postgresql.py needed selenium because test_runbooks.py drives a browser; a test
+    imported by name is collected twice, a fixture imported by name needs two noqa)."""
+    modules = sorted((TESTS / folder).glob("*.py"))
+    assert modules, f"tests/{folder}/ is missing or holds no module"
+    wrong = {path.name: imported_test_modules(path) for path in modules}
     assert {name: found for name, found in wrong.items() if found} == {}
 
 
 def test_test_module_imports_are_found_relative_or_absolute(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("from .test_group import make_volume\nfrom tests.e2e.test_runbooks import lvmkit\n"
-                   "from .volumes import drop_volume\n")
-    assert imported_test_modules(bad) == ["line 1: test_group", "line 2: tests.e2e.test_runbooks"]
+                   "from .volumes import drop_volume\nfrom tests.unit import conftest, test_terminal\n"
+                   "from . import test_closure\nimport tests.unit.test_declared\n")
+    assert imported_test_modules(bad) == ["line 1: test_group", "line 2: tests.e2e.test_runbooks",
+                                          "line 4: test_terminal", "line 5: test_closure",
+                                          "line 6: tests.unit.test_declared"]

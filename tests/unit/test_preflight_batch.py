@@ -1,5 +1,6 @@
 """A backup's preflight as one batch of queries: the batch's framing, and each check judged
-from the outputs recorded from the real batch in the lab (tests/fixtures/record_probe.py)."""
+from the outputs recorded from the real batch in the lab (tests/fixtures/record_probe.py),
+replayed by tests/unit/recorded_preflight.py."""
 
 from __future__ import annotations
 
@@ -8,40 +9,12 @@ import os
 
 import pytest
 
-from lvmkit.archive.archive_set import ArchiveSetPaths
-from lvmkit.archive.engines import get_engine
 from lvmkit.core.batch import BATCH_SCRIPT, BatchError, Query, batch_argv, parse_batch
 from lvmkit.core.journal import JournalEntry, count_commands
 from lvmkit.core.preflight import PreflightError
 from lvmkit.lvm.watch import read_argv
-from lvmkit.ops.backup import BackupRequest
-from lvmkit.ops.backup_preflight import all_tools, probe_queries, run_preflight
 
-from .conftest import FIXTURES
-
-RECORDED = json.loads((FIXTURES / "probe" / "cases.json").read_text())
-RUN_ID = "20261130T010000Z-rec1"
-
-
-def recorded(case: str) -> str:
-    return (FIXTURES / "probe" / f"{case}.out").read_text()
-
-
-def queries(case: str, in_group: bool = False) -> list[Query]:
-    vg, lv, engine_name = RECORDED["cases"][case]
-    engine = get_engine(engine_name)
-    paths = ArchiveSetPaths(RECORDED["dest"], RECORDED["name"], engine.archive_name)
-    return probe_queries(vg, lv, engine, all_tools(engine), None if in_group else paths)
-
-
-def preflight(scripted_host, case: str, output: str | None = None, **request):
-    vg, lv, engine_name = RECORDED["cases"][case]
-    engine = get_engine(engine_name)
-    paths = ArchiveSetPaths(RECORDED["dest"], RECORDED["name"], engine.archive_name)
-    scripted_host.expect(batch_argv(queries(case)), stdout=recorded(case) if output is None else output)
-    return run_preflight(scripted_host, BackupRequest(f"{vg}/{lv}", RECORDED["dest"], engine_name, **request),
-                         engine, vg, lv, paths, RUN_ID, in_group=False)
-
+from .recorded_preflight import RECORDED, preflight, queries, recorded
 
 # --- the batch -----------------------------------------------------------------------------
 

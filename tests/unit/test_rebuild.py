@@ -19,7 +19,7 @@ from lvmkit.ops.rebuild_checks import device_queries
 from lvmkit.ops.rebuild_sources import Source
 
 from .conftest import FIXTURES
-from .test_preflight_batch import preflight
+from .recorded_preflight import preflight
 
 DEVICES = json.loads((FIXTURES / "rebuild" / "cases.json").read_text())
 

@@ -18,7 +18,7 @@ from lvmkit.core import schemas
 from lvmkit.runbooks import audit
 from lvmkit.runbooks.record_signing import RUN_JSON_SIG, sign_record
 
-from .test_signature import allowed, make_key
+from .signing_keys import allowed, make_key
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 

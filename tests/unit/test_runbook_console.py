@@ -14,8 +14,8 @@ from lvmkit.runbooks.catalog import RUNBOOKS_ENV, find
 from lvmkit.runbooks.console import Outline, headings, step_titles
 from lvmkit.runbooks.params import validate
 from lvmkit.runbooks.runner import RunRequest, run_runbook
-from tests.unit.test_runbook_runner import PARAMETERS
-from tests.unit.test_terminal import FakeTty, screen
+from tests.unit.fake_terminal import FakeTty, screen
+from tests.unit.small_runbook import PARAMETERS
 
 
 def markdown(text: str):

@@ -1,7 +1,8 @@
 """`runbook run` end to end on this machine: papermill, a kernel of this Python, the record, the audit line.
 
-The runbook here is a small one of the test's own, run against `local` with one harmless
-command (echo), so that these tests need no LVM and take a few seconds.
+The runbook is a small one of the tests' own (tests/unit/small_runbook.py, which the `books`
+fixture of conftest.py puts in place), run against `local` with one harmless command (echo),
+so that these tests need no LVM and take a few seconds.
 """
 
 from __future__ import annotations
@@ -15,51 +16,13 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from lvmkit.core.journal import Journal
 from lvmkit.runbooks import audit
-from lvmkit.runbooks.catalog import RUNBOOKS_ENV, find
+from lvmkit.runbooks.catalog import find
 from lvmkit.runbooks.params import validate
 from lvmkit.runbooks.runner import RunRequest, exit_code, run_runbook
-
-PARAMETERS = '''change: str = "CHG-1"  # a change-like string
-fail: bool = False  # raise in the step after the echo
-sleep: float = 0.0  # seconds the step after the echo sleeps
-host_spec: str = "local"  # set by lvmkit
-journal_path: str = ""  # set by lvmkit
-record_dir: str = ""  # set by lvmkit
-run_id: str = ""  # set by lvmkit
-approved_plan: str = ""  # set by lvmkit'''
-
-
-def write_runbook(directory) -> None:
-    nb = nbformat.v4.new_notebook(metadata={
-        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
-        "language_info": {"name": "python"}})
-    nb.cells.append(nbformat.v4.new_markdown_cell("# A small runbook\n\nFor the runner's tests."))
-    parameters = nbformat.v4.new_code_cell(PARAMETERS)
-    parameters.metadata["tags"] = ["parameters"]
-    nb.cells += [
-        parameters,
-        nbformat.v4.new_code_cell("from lvmkit.runbooks import steps\nhost = steps.connect(host_spec, journal_path)"),
-        nbformat.v4.new_code_cell('host.run(["echo", change])'),
-        nbformat.v4.new_code_cell('__import__("time").sleep(sleep)'),
-        nbformat.v4.new_code_cell('assert not fail, "asked to fail"'),
-        nbformat.v4.new_code_cell('steps.keep(record_dir, "manifest.json", {"change": change, "type": type(change).__name__})'),
-    ]
-    nbformat.write(nb, directory / "small.ipynb")
-
-
-@pytest.fixture(scope="module")
-def books(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("runbooks")
-    write_runbook(directory)
-    patch = pytest.MonkeyPatch()
-    patch.setenv(RUNBOOKS_ENV, str(directory))
-    yield directory
-    patch.undo()
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,11 @@
 """Signed sets: ssh-keygen -Y sign at publish, -Y verify against allowed_signers when read.
 
-Real keys and the real ssh-keygen on this machine; the set is a real directory
-(tests/unit/test_closure.py builds it as the backup does).
+Real keys and the real ssh-keygen on this machine (tests/unit/signing_keys.py); the set is a
+real directory (tests/unit/archive_sets.py builds it as the backup does).
 """
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,8 @@ from lvmkit.archive.closure import SIGNATURE
 from lvmkit.core.errors import UsageError
 from lvmkit.core.host import Host
 
-from .test_closure import checked, failure, make_set
-
-
-def make_key(directory: Path, name: str) -> Path:
-    key = directory / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
-    return key
-
-
-def allowed(directory: Path, *keys: Path) -> Path:
-    trust = directory / "allowed_signers"
-    trust.write_text("".join(f"{key.name}@lvmkit {key.with_suffix('.pub').read_text()}" for key in keys))
-    return trust
+from .archive_sets import checked, failure, make_set
+from .signing_keys import allowed, make_key
 
 
 @pytest.fixture

@@ -8,31 +8,7 @@ import pytest
 
 from lvmkit.terminal import OperatorLog, Terminal, classify
 
-
-class FakeTty(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
-def screen(written: str) -> list[str]:
-    """What a terminal shows after `written`: \\r returns to column 0, ESC[K erases the rest."""
-    rows, row, column = [], "", 0
-    i = 0
-    while i < len(written):
-        if written.startswith("\x1b[K", i):
-            row, i = row[:column], i + 3
-            continue
-        char = written[i]
-        if char == "\r":
-            column = 0
-        elif char == "\n":
-            rows.append(row)
-            row, column = "", 0
-        else:
-            row = row[:column] + char + row[column + 1:]
-            column += 1
-        i += 1
-    return rows + ([row] if row else [])
+from .fake_terminal import FakeTty, screen
 
 
 @pytest.fixture
