@@ -3,8 +3,6 @@ tests/fixtures/record_repository.py) judged into lvmkit's errors."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -12,20 +10,12 @@ import pytest
 from lvmkit.archive.engines import ENGINES
 from lvmkit.archive.engines.borg import archive_set_name
 from lvmkit.archive.engines.repository import password_given, with_repository
-from lvmkit.archive.manifest import RepositoryRecord, from_json
+from lvmkit.archive.manifest import from_json
 from lvmkit.core.errors import UsageError
 from lvmkit.ops import prune
 from lvmkit.ops.retention import Policy
 from tests.unit.conftest import FIXTURES
-
-SECRET_FILE = "/etc/lvmkit/restic.pass"
-OPTIONS = {"restic": {"repository": "/srv/restic", "password_file": SECRET_FILE},
-           "borg": {"repository": "/srv/borg", "password_file": SECRET_FILE}}
-REPORT = "/backups/.labvg-ext4vol-20261130T040000Z-abcd.partial/{}"
-
-
-def recorded(engine: str, case: str) -> dict:
-    return json.loads((FIXTURES / "repository" / f"{engine}.json").read_text())["cases"][case]
+from tests.unit.recorded_repository import OPTIONS, REPORT, SECRET_FILE, recorded, repository_manifest
 
 
 def judged(engine: str, case: str) -> str | None:
@@ -152,15 +142,6 @@ def test_password_given_now_refuses_both_sources_and_relative_files():
     with pytest.raises(UsageError, match="relative"):
         password_given("pw", None)
     assert password_given(None, None) == {}
-
-
-def repository_manifest(engine: str, snapshot: str):
-    """A manifest recorded in the lab (tar's), made a repository engine's."""
-    manifest = from_json((FIXTURES / "manifest" / "single-tar-thick.json").read_text(), "fixture")
-    record = RepositoryRecord(tool=engine, location=OPTIONS[engine]["repository"], id=snapshot, added_bytes=1,
-                              files=1, bytes_processed=1)
-    return replace(manifest, engine=replace(manifest.engine, name=engine, options=OPTIONS[engine]),
-                   repository=record)
 
 
 def repository_item(name: str, day: int, snapshot: str) -> prune.PruneItem:

@@ -15,7 +15,7 @@ from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import CommandResult
 from lvmkit.core.preflight import Preflight
 from lvmkit.ops.backup_preflight import check_parent, probe_queries
-from tests.unit.test_repository_engines import REPORT, recorded, repository_manifest
+from tests.unit.recorded_repository import REPORT, recorded, repository_manifest
 
 from .conftest import FIXTURES
 
