@@ -122,6 +122,7 @@ def test_restic_two_backups_deduplicate_restore_proved_verify_and_prune_by_id(
     # no file again (its own counts, docs/repositories.md "Costs").
     assert first.manifest.repository.parent is None and first.parent.id is None
     assert second.manifest.repository.parent.startswith(first.manifest.repository.id)
+    assert any(f"parent snapshot {first.manifest.repository.id} of " in step.title for step in plan(second).steps)
     summaries = [json.loads(read_file(lvm_host, f"{run.paths.final}/restic.json")) for run in (first, second)]
     assert summaries[0]["files_new"] == summaries[0]["total_files_processed"] > 100, summaries[0]
     assert (summaries[1]["files_new"], summaries[1]["files_changed"], summaries[1]["files_unmodified"]) == (
