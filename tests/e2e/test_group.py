@@ -89,11 +89,16 @@ def web_app(lvm_host, unique):
 def test_group_backup_under_full_load_restores_every_row_with_its_file(lvm_host, web_app, dest):
     writer = web_app["start"]()
     for attempt in range(GROUP_RUNS):
-        run = backup_group(lvm_host, GroupRequest(members=web_app["members"], dest=dest, engine="tar",
-                                                  name=f"group-{attempt}"), **QUIET)
+        request = GroupRequest(members=web_app["members"], dest=dest, engine="tar", name=f"group-{attempt}")
+        run = backup_group(lvm_host, request, **QUIET)
         assert writer.poll() is None, "the writer ran at full speed all along"
         window = run.manifest.freeze_window
-        assert 0 < window.frozen_s < 10 and len(window.frozen_devices) == 2
+        # lvmkit ended the window itself, before its watchdog would have: how long it lasts is
+        # the machine's speed (two members: 1.3 s in a quiet lab, docs/performance.md; 12.8 s in
+        # the Vagrant VM at load 8), which benchmarks measure; the watchdog's limit is what
+        # lvmkit promises.
+        assert 0 < window.frozen_s < request.freeze_timeout_s, window
+        assert len(window.frozen_devices) == 2
         assert [m.lv for m in run.manifest.members] == [web_app["uploads"], web_app["database"]]
         if attempt == 0:
             assert verify(lvm_host, run.paths.final).passed
