@@ -17,10 +17,31 @@ from lvmkit.targets import connect
 LAB_VG = "labvg"
 
 
-def pytest_collection_modifyitems(items):
+def pytest_configure(config):
+    config.addinivalue_line("markers", "lab_only: about the built-in lab itself; deselected against any other --lvm-host")
+
+
+def pytest_collection_modifyitems(config, items):
     for item in items:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.lvm)
+    if config.getoption("--lvm-host") == "lab":
+        return
+    lab_only = [item for item in items if item.get_closest_marker("lab_only")]
+    if lab_only:
+        items[:] = [item for item in items if not item.get_closest_marker("lab_only")]
+        config.hook.pytest_deselected(items=lab_only)
+        config.stash[_LAB_ONLY] = len(lab_only)
+
+
+_LAB_ONLY = pytest.StashKey[int]()
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    count = config.stash.get(_LAB_ONLY, 0)
+    if count:
+        terminalreporter.write_line(f"e2e: {count} test(s) about the built-in lab itself deselected; "
+                                    "they run with --lvm-host=lab")
 
 
 @pytest.fixture(scope="session")

@@ -73,9 +73,8 @@ def test_status_command_shows_lab_volume_group_as_json(lvm_host, capsys, request
     assert names[(LAB_VG, "ext4vol")]["kind"] == "volume"
 
 
-def test_lab_up_while_up_refuses_and_starts_no_second_guest(lvm_host, request):
-    if request.config.getoption("--lvm-host") != "lab":
-        pytest.fail("this test is about the built-in lab: run it with --lvm-host lab")
+@pytest.mark.lab_only
+def test_lab_up_while_up_refuses_and_starts_no_second_guest(lvm_host):
     paths = LabPaths.default()
     state = lab.read_state(paths)
     with pytest.raises(LabError, match="a lab is up already"):
