@@ -17,14 +17,18 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "full: an expensive variation, run only with --full (scripts/test --full)")
 
 
+def deselect(config, items: list, chosen: list, counted: pytest.StashKey[int]) -> None:
+    """Take `chosen` out of the run as deselected (named in the summary, never skipped) and
+    count them in the stash under `counted`, for the summary line of whoever chose them."""
+    if chosen:
+        items[:] = [item for item in items if item not in chosen]
+        config.hook.pytest_deselected(items=chosen)
+        config.stash[counted] = len(chosen)
+
+
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--full"):
-        return
-    variations = [item for item in items if item.get_closest_marker("full")]
-    if variations:
-        items[:] = [item for item in items if not item.get_closest_marker("full")]
-        config.hook.pytest_deselected(items=variations)
-        config.stash[_DESELECTED] = len(variations)
+    if not config.getoption("--full"):
+        deselect(config, items, [item for item in items if item.get_closest_marker("full")], _DESELECTED)
 
 
 _DESELECTED = pytest.StashKey[int]()

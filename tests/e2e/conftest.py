@@ -13,6 +13,7 @@ import pytest
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.journal import Journal
 from lvmkit.targets import connect
+from tests.tiers import deselect
 
 LAB_VG = "labvg"
 
@@ -25,13 +26,8 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "/e2e/" in str(item.path):
             item.add_marker(pytest.mark.lvm)
-    if config.getoption("--lvm-host") == "lab":
-        return
-    lab_only = [item for item in items if item.get_closest_marker("lab_only")]
-    if lab_only:
-        items[:] = [item for item in items if not item.get_closest_marker("lab_only")]
-        config.hook.pytest_deselected(items=lab_only)
-        config.stash[_LAB_ONLY] = len(lab_only)
+    if config.getoption("--lvm-host") != "lab":
+        deselect(config, items, [item for item in items if item.get_closest_marker("lab_only")], _LAB_ONLY)
 
 
 _LAB_ONLY = pytest.StashKey[int]()

@@ -8,19 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.tiers import deselect
+
 HERE = Path(__file__).resolve().parent
 VAGRANT_HOSTS = ("vagrant", "vagrant:debian12")
 _DESELECTED = pytest.StashKey[int]()
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--lvm-host") in VAGRANT_HOSTS:
-        return
-    vagrant_only = [item for item in items if HERE in Path(item.path).resolve().parents]
-    if vagrant_only:
-        items[:] = [item for item in items if item not in vagrant_only]
-        config.hook.pytest_deselected(items=vagrant_only)
-        config.stash[_DESELECTED] = len(vagrant_only)
+    if config.getoption("--lvm-host") not in VAGRANT_HOSTS:
+        deselect(config, items, [item for item in items if HERE in Path(item.path).resolve().parents], _DESELECTED)
 
 
 def pytest_terminal_summary(terminalreporter, config):
