@@ -139,7 +139,10 @@ def test_rebuild_refuses_a_disk_with_a_signature_and_a_volume_group_that_exists(
 @pytest.mark.full
 def test_rebuild_interrupted_by_sigterm_leaves_the_new_disk_blank(lvm_host, sets, rebuilt, request):
     """SIGTERM once the second volume's restore began: every step undone, the disk blank."""
-    path = "/run/lvmkit-test-newdisk2.img"
+    # Not in /run beside the first new disk: a Vagrant VM's /run is a tmpfs of a fifth of its
+    # 2 GiB, which the first disk's restored volumes fill (lvcreate: "Failed to wipe start of
+    # new LV"). /var/tmp is the VM's disk, and in the lab the same RAM as /run (docs/lab.md).
+    path = "/var/tmp/lvmkit-test-newdisk2.img"
     device = _attach_disk(lvm_host, path)
     try:
         argv = [sys.executable, "-m", "lvmkit.cli", "--host", request.config.getoption("--lvm-host"), "rebuild",
