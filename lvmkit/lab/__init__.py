@@ -77,7 +77,8 @@ def up(local: Host, paths: LabPaths, *, port: int | None = None, use_vm: bool | 
     if state is not None:  # a lab that died without `lab down`
         _forget(paths)
     _require_provision_script()
-    timeout = provision_timeout()
+    boot_timeout = time_limit(vm.BOOT_TIMEOUT_VARIABLE, vm.BOOT_TIMEOUT_S)
+    timeout = time_limit(PROVISION_TIMEOUT_VARIABLE, PROVISION_TIMEOUT_S)
     if use_vm is None:
         use_vm = not has_device_mapper()
     if not use_vm:
@@ -88,7 +89,7 @@ def up(local: Host, paths: LabPaths, *, port: int | None = None, use_vm: bool | 
             port = vm.free_port()
         else:
             vm.check_port_free(port)
-        pid = vm.boot(local, paths, port, CHECKOUT)
+        pid = vm.boot(local, paths, port, CHECKOUT, boot_timeout)
         state = LabState(kind="vm", started=utc_now().isoformat(), port=port, pid=pid)
         try:
             _provision(vm.guest_host(paths, port, local), paths, timeout)
@@ -101,11 +102,12 @@ def up(local: Host, paths: LabPaths, *, port: int | None = None, use_vm: bool | 
     return state
 
 
-def provision_timeout() -> int:
-    raw = os.environ.get(PROVISION_TIMEOUT_VARIABLE, str(PROVISION_TIMEOUT_S))
+def time_limit(variable: str, default_s: int) -> int:
+    """A limit in seconds from the environment: the lab's defaults suit a quiet machine."""
+    raw = os.environ.get(variable, str(default_s))
     if not raw.isdigit() or int(raw) < 60:
-        raise LabError(f"{PROVISION_TIMEOUT_VARIABLE}={raw!r} is not a time limit: give whole seconds, "
-                       f"60 or more (default {PROVISION_TIMEOUT_S})")
+        raise LabError(f"{variable}={raw!r} is not a time limit: give whole seconds, 60 or more "
+                       f"(default {default_s})")
     return int(raw)
 
 

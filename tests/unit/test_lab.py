@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lvmkit import cli, lab
-from lvmkit.core.errors import CommandError, LabError
+from lvmkit.core.errors import CommandError, HostUnreachable, LabError
 from lvmkit.core.host import Host
 from lvmkit.lab import vm
 from lvmkit.lab.paths import LabPaths
@@ -108,11 +108,12 @@ def test_up_with_lab_directory_the_guest_cannot_be_told_names_the_variable(tmp_p
     assert not (tmp_path / "my lab").exists()
 
 
+@pytest.mark.parametrize("variable", ["LVMKIT_LAB_PROVISION_TIMEOUT", "LVMKIT_LAB_BOOT_TIMEOUT"])
 @pytest.mark.parametrize("value", ["fast", "30", "-5", ""])
-def test_up_with_a_provision_time_limit_that_is_no_time_limit_names_the_variable(paths, monkeypatch, value):
-    monkeypatch.setenv("LVMKIT_LAB_PROVISION_TIMEOUT", value)
+def test_up_with_a_time_limit_that_is_no_time_limit_names_the_variable(paths, monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
     monkeypatch.setattr("lvmkit.lab.has_device_mapper", lambda: True)
-    with pytest.raises(LabError, match=r"LVMKIT_LAB_PROVISION_TIMEOUT=.* give whole seconds, 60 or more"):
+    with pytest.raises(LabError, match=rf"{variable}=.* give whole seconds, 60 or more"):
         lab.up(Host(), paths)
     assert not paths.root.exists()
 
@@ -181,3 +182,24 @@ def test_up_with_a_half_booted_lab_refuses_and_names_lab_down(paths, half_booted
 def test_a_pidfile_naming_another_labs_qemu_is_not_this_labs(paths, half_booted, tmp_path):
     assert not vm.is_running(half_booted.pid, tmp_path / "other-lab" / "run" / "qemu.pid")
     assert vm.is_running(half_booted.pid) and vm.is_running(half_booted.pid, paths.pidfile)
+
+
+class _SilentGuest:
+    """A guest whose SSH never answers."""
+    port = 2222
+
+    def run(self, argv, **kwargs):
+        raise HostUnreachable("ssh: connect to host 127.0.0.1 port 2222: Connection refused")
+
+
+def test_a_guest_that_does_not_answer_in_time_names_the_variable_and_an_empty_console(paths, half_booted):
+    paths.console_log.write_text("")
+    with pytest.raises(LabError, match=r"within 0 s .* set LVMKIT_LAB_BOOT_TIMEOUT .*\n\(nothing yet: .* kernel boots quietly"):
+        vm._wait_for_ssh(_SilentGuest(), paths, half_booted.pid, timeout_s=0)
+
+
+def test_a_guest_that_does_not_answer_in_time_shows_the_end_of_its_console(paths, half_booted):
+    paths.console_log.write_text("".join(f"line {n}\n" for n in range(30)))
+    with pytest.raises(LabError) as raised:
+        vm._wait_for_ssh(_SilentGuest(), paths, half_booted.pid, timeout_s=0)
+    assert str(raised.value).endswith("its console said:\n" + "\n".join(f"line {n}" for n in range(10, 30)))
