@@ -4,31 +4,23 @@ The seed's script, done as a careful operator would: every check before anything
 a tagged snapshot, a read-only mount, a content digest, the archive written atomically
 with checksums and a manifest, the snapshot checked still valid after the last byte was
 read, and on failure everything undone in reverse (except what the operator keeps).
+The checks are in `backup_preflight`, the records written into the set in `backup_seal`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 
-from lvmkit import __version__
 from lvmkit.archive import signature
 from lvmkit.archive.archive_set import (
     DIGEST,
-    LAYOUT,
-    MANIFEST,
-    SUMS,
-    VGCFG,
     ArchiveSetPaths,
-    checksum_argv,
-    parse_sums,
     publish_argvs,
     read_file,
     validate_set_name,
     write_file,
     write_file_argv,
 )
-from lvmkit.archive.closure import SIGNATURE
 from lvmkit.archive.digest import compute_digest, digest_commands
 from lvmkit.archive.encryption import (
     encrypt_argv,
@@ -41,22 +33,13 @@ from lvmkit.archive.engines import get_engine
 from lvmkit.archive.engines.base import Engine
 from lvmkit.archive.engines.repository import ParentChoice
 from lvmkit.archive.manifest import (
-    ARCHIVE_SET_KIND,
-    MANIFEST_SCHEMA,
     DigestSummary,
     Encryption,
-    EngineRecord,
-    Extension,
-    Filesystem,
-    LayoutFiles,
     Manifest,
-    Origin,
-    RepositoryRecord,
-    Snapshot,
 )
 from lvmkit.core.errors import LvmkitError
 from lvmkit.core.host import Host, utc_now
-from lvmkit.core.journal import BULKY, CommandCount, count_commands
+from lvmkit.core.journal import CommandCount, count_commands
 from lvmkit.core.paths import target_path
 from lvmkit.core.plan import Conditional, Plan, Slot, Step, StepRecord, default_log, execute
 from lvmkit.core.preflight import Preflight
@@ -72,6 +55,7 @@ from lvmkit.lvm.snapshot import SnapshotSpec, remove_if_ours, run_tag
 from lvmkit.lvm.watch import dm_name, read_argv, thin_pool_device
 from lvmkit.ops.backup_preflight import check_destination as check_destination  # ops.group's import
 from lvmkit.ops.backup_preflight import run_preflight
+from lvmkit.ops.backup_seal import layout_argvs, record_layout, seal, seal_argvs
 
 ENGINE_CHECK_S = 0.5  # how often the read step looks at the guard and the engine (no command)
 
@@ -236,8 +220,8 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
         ),
         Step(
             "record the layout the volume came from (for a rebuild on a blank disk)",
-            [write_file_argv(paths.in_partial(LAYOUT)), vgcfgbackup_argv(paths.in_partial(VGCFG), snapshot.vg)],
-            run=lambda host: _record_layout(host, run),
+            layout_argvs(run),
+            run=lambda host: record_layout(host, run),
         ),
     ]
     read = Step(
@@ -254,13 +238,7 @@ def plan(run: BackupRun, *, in_group: bool = False) -> Plan:
     steps += [
         Step("check the snapshot was still valid after the last byte was read",
              [read_argv(snapshot_device(run))], run=lambda host: _final_check(host, run)),
-        Step(
-            "checksums and manifest",
-            [checksum_argv(paths.partial, sealed_members(run), tree=run.archive_name == "tree"),
-             write_file_argv(paths.in_partial(MANIFEST)), write_file_argv(paths.in_partial(SUMS)),
-             *signing_argvs(run.request.sign_key, paths.in_partial(SIGNATURE))],
-            run=lambda host: _seal(host, run),
-        ),
+        Step("checksums and manifest", seal_argvs(run), run=lambda host: seal(host, run)),
         Step(
             f"publish the archive set as {paths.final}, flushed to disk before and after the rename",
             publish_argvs(paths, RUN_MARKER),
@@ -368,50 +346,6 @@ def _final_check(host: Host, run: BackupRun) -> None:
     run.guard.raise_problem()
 
 
-def _seal(host: Host, run: BackupRun) -> None:
-    paths, engine = run.paths, run.engine
-    sums_text = host.run(checksum_argv(paths.partial, sealed_members(run), tree=run.archive_name == "tree"),
-                         private=BULKY).stdout  # rsync: every file
-    sums = parse_sums(sums_text)
-    archive_bytes = int(host.run(["du", "-sb", "--", run.archive]).stdout.split()[0])
-    run.ended = utc_now().isoformat()
-    run.manifest = _manifest(run, sums, archive_bytes)
-    if engine.repository:  # what the repository stored is what this backup wrote
-        report = engine.parse_report(read_file(host, run.archive))
-        record = RepositoryRecord(tool=engine.tool, location=run.engine_options["repository"], **report,
-                                  parent=run.parent.id if run.parent else None)
-        run.manifest = replace(run.manifest, repository=record, bytes_written=record.added_bytes)
-    write_file(host, paths.in_partial(MANIFEST), run.manifest.to_json())
-    manifest_sum = host.run(checksum_argv(paths.partial, [MANIFEST])).stdout
-    write_file(host, paths.in_partial(SUMS), sums_text + manifest_sum)
-    sign_sums(host, run.request.sign_key, sums_text + manifest_sum, paths.in_partial(SIGNATURE))
-
-
-def signing_argvs(key: str | None, path: str) -> list[list[str]]:
-    """What signing SHA256SUMS runs (ssh-keygen on the controller) and writes (its .sig in the set)."""
-    return [] if key is None else [signature.sign_argv(key, signature.ARCHIVE_NAMESPACE), write_file_argv(path)]
-
-
-def sign_sums(host: Host, key: str | None, sums: str, path: str) -> None:
-    if key is not None:
-        write_file(host, path, signature.sign(host, key, sums, signature.ARCHIVE_NAMESPACE))
-
-
-def sealed_members(run: BackupRun) -> list[str]:
-    """The set's files its SHA256SUMS covers before the manifest's own line."""
-    return [run.archive_name, run.digest_name, LAYOUT, VGCFG]
-
-
-def vgcfgbackup_argv(path: str, vg: str) -> list[str]:
-    # private: the metadata names every volume and device; 0600 like the set's other files
-    return private(["vgcfgbackup", "--file", path, vg])
-
-
-def _record_layout(host: Host, run: BackupRun) -> None:
-    write_file(host, run.paths.in_partial(LAYOUT), json.dumps(run.layout, indent=2, sort_keys=True) + "\n")
-    host.run(vgcfgbackup_argv(run.paths.in_partial(VGCFG), run.snapshot.vg), changes=True)
-
-
 def _written_to(run: BackupRun) -> str:
     if run.engine.repository:
         parent = f"; {run.parent.said}" if run.parent else ""
@@ -437,38 +371,6 @@ def _publish(host: Host, run: BackupRun) -> None:
 
 def _remove_snapshot(host: Host, run: BackupRun) -> None:
     remove_if_ours(host, run.snapshot.vg, run.snapshot.name, run_tag(run.run_id))
-
-
-def _manifest(run: BackupRun, sums: dict[str, str], archive_bytes: int) -> Manifest:
-    engine, snapshot, origin, guard = run.engine, run.snapshot, run.origin, run.guard
-    return Manifest(
-        schema=MANIFEST_SCHEMA,
-        kind=ARCHIVE_SET_KIND,
-        name=run.paths.name,
-        lvmkit_version=__version__,
-        host=run.host,
-        run_id=run.run_id,
-        origin=Origin(vg=origin.vg_name, lv=origin.name, size_bytes=origin.size, uuid=origin.uuid,
-                      thin=origin.attr.is_thin, pool=origin.pool_lv),
-        filesystem=Filesystem(type=run.filesystem.type, uuid=run.filesystem.uuid, label=run.filesystem.label,
-                              size_bytes=origin.size),
-        snapshot=Snapshot(name=snapshot.name, thin=snapshot.thin, size_bytes=snapshot.size_bytes,
-                          final_size_bytes=guard.snapshot_bytes,
-                          extensions=tuple(Extension(**grown) for grown in guard.extensions),
-                          peak_percent=guard.peak_percent, final_percent=guard.percent, tags=tuple(snapshot.tags),
-                          readings=tuple(guard.readings.values())),
-        engine=EngineRecord(name=engine.name, level=engine.level, version=run.engine_version,
-                            options=dict(run.engine_options), archive=run.archive_name),
-        started=run.started,
-        ended=run.ended,
-        bytes_read=run.bytes_read,
-        bytes_written=archive_bytes,
-        digest=run.digest,
-        checksums=dict(sums),
-        archive_sha256=sums.get(run.archive_name),
-        layout=LayoutFiles(file=LAYOUT, vgcfgbackup=VGCFG),
-        encryption=run.encryption,
-    )
 
 
 def engine_argv(run: BackupRun) -> list[str]:

@@ -61,9 +61,10 @@ from lvmkit.lvm.names import parse_lv_spec
 from lvmkit.lvm.reports import list_vgs
 from lvmkit.lvm.snapshot import remove_if_ours, run_tag
 from lvmkit.lvm.watch import dm_name, read_argv
-from lvmkit.ops.backup import BackupRequest, BackupRun, check_destination, sign_sums, signing_argvs, snapshot_device
+from lvmkit.ops.backup import BackupRequest, BackupRun, check_destination, snapshot_device
 from lvmkit.ops.backup import plan as member_plan
 from lvmkit.ops.backup import prepare as prepare_member
+from lvmkit.ops.backup_seal import sign_sums, signing_argvs
 from lvmkit.ops.hooks import Hook
 from lvmkit.ops.restore import RestoreRequest, check_archive
 from lvmkit.ops.restore import restore as restore_member

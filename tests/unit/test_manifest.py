@@ -28,7 +28,7 @@ from lvmkit.archive.manifest import (
 )
 from lvmkit.core.host import utc_now
 from lvmkit.lvm.guard import BoundedReadings, GuardReading
-from lvmkit.ops import backup as backup_module
+from lvmkit.ops.backup_seal import manifest_of
 from lvmkit.ops.listing import ListedSet, render
 
 from .conftest import FIXTURES
@@ -139,14 +139,14 @@ def test_backup_manifest_as_written_reads_back_equal():
         ended="2026-11-30T01:04:00+00:00", bytes_read=None,
         digest=single.digest, archive_name="filesystem.tar.zst", encryption=None,
     )
-    written = backup_module._manifest(run, dict(single.checksums), 300821)
+    written = manifest_of(run, dict(single.checksums), 300821)
     assert written.snapshot.extensions == (Extension(**grown),)
     assert [r.used_percent for r in written.snapshot.readings] == [12.5, 61.5, 40.25]
     assert written.archive_sha256 == single.checksums["filesystem.tar.zst"]
     assert from_json(written.to_json(), WHERE) == written
     assert "encryption" not in written.to_dict(), "a clear set's manifest is written as before"
 
-    encrypted = backup_module._manifest(
+    encrypted = manifest_of(
         SimpleNamespace(**{**vars(run), "archive_name": "filesystem.tar.zst.age",
                            "encryption": Encryption("age", "1.1.1", ("age1" + "q" * 58,))}),
         {"filesystem.tar.zst.age": "a" * 64}, 300821)
