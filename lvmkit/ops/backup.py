@@ -125,6 +125,10 @@ class BackupRun:
         return f"{RUN_ROOT}/{self.run_id}"
 
     @property
+    def parent_id(self) -> str | None:
+        return self.parent.id if self.parent else None
+
+    @property
     def source(self) -> str:
         return self.mountpoint if self.engine.reads == "mount" else self.snapshot.device
 
@@ -378,7 +382,7 @@ def engine_argv(run: BackupRun) -> list[str]:
     engine, fstype = run.engine, run.filesystem.type
     if engine.repository:  # tagged with its origin, compared with its parent (engines.restic)
         return engine.backup_argv(run.source, run.archive, fstype, run.engine_options,
-                                  origin=f"{run.origin.vg_name}/{run.origin.name}", parent=run.parent and run.parent.id)
+                                  origin=f"{run.origin.vg_name}/{run.origin.name}", parent=run.parent_id)
     if run.encryption is None:
         return engine.backup_argv(run.source, run.archive, fstype, run.engine_options)
     return encrypt_argv(run.request.encrypt_to, run.archive,

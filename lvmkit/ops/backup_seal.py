@@ -79,7 +79,7 @@ def seal(host: Host, run: BackupRun) -> None:
     if engine.repository:  # what the repository stored is what this backup wrote
         report = engine.parse_report(read_file(host, run.archive))
         record = RepositoryRecord(tool=engine.tool, location=run.engine_options["repository"], **report,
-                                  parent=run.parent.id if run.parent else None)
+                                  parent=run.parent_id)
         run.manifest = replace(run.manifest, repository=record, bytes_written=record.added_bytes)
     write_file(host, paths.in_partial(MANIFEST), run.manifest.to_json())
     manifest_sum = host.run(checksum_argv(paths.partial, [MANIFEST])).stdout
