@@ -133,7 +133,10 @@ def test_write_interrupted_before_its_rename_removes_its_temporary(tmp_path, wri
     folder = tmp_path / "set"
     folder.mkdir()
     target = folder / "verification.json"
-    writer = subprocess.Popen(argv_for(str(target)), stdin=subprocess.PIPE, start_new_session=True)
+    # env --default-signal: a shell cannot trap a signal that was ignored when it started
+    # (POSIX), and a suite run under nohup would hand SIGHUP to the writer ignored.
+    writer = subprocess.Popen(["env", f"--default-signal={signal.Signals(signum).name}", *argv_for(str(target))],
+                              stdin=subprocess.PIPE, start_new_session=True)
     try:
         writer.stdin.write(b'{"passed": ')  # half a record: cat has it, and waits for the rest
         writer.stdin.flush()
