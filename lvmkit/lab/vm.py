@@ -186,7 +186,6 @@ def console_tail(paths: LabPaths, lines: int = 20) -> str:
     except OSError:
         return "(no console log)"
     if not text.strip():
-        # The kernel boots with `quiet`; the guest's init writes only errors and, last, "ready".
         return "(nothing yet: the guest's kernel boots quietly, and its init writes only errors and, last, that it is ready)"
     return "\n".join(text.splitlines()[-lines:])
 
