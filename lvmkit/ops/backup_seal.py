@@ -63,15 +63,13 @@ def vgcfgbackup_argv(path: str, vg: str) -> list[str]:
 def seal_argvs(run: BackupRun) -> list[list[str]]:
     """What sealing runs: the checksums, the manifest, SHA256SUMS and its signature."""
     paths = run.paths
-    return [checksum_argv(paths.partial, sealed_members(run), tree=run.archive_name == "tree"),
-            write_file_argv(paths.in_partial(MANIFEST)), write_file_argv(paths.in_partial(SUMS)),
+    return [_sums_argv(run), write_file_argv(paths.in_partial(MANIFEST)), write_file_argv(paths.in_partial(SUMS)),
             *signing_argvs(run.request.sign_key, paths.in_partial(SIGNATURE))]
 
 
 def seal(host: Host, run: BackupRun) -> None:
     paths, engine = run.paths, run.engine
-    sums_text = host.run(checksum_argv(paths.partial, sealed_members(run), tree=run.archive_name == "tree"),
-                         private=BULKY).stdout  # rsync: every file
+    sums_text = host.run(_sums_argv(run), private=BULKY).stdout  # rsync: every file
     sums = parse_sums(sums_text)
     archive_bytes = int(host.run(["du", "-sb", "--", run.archive]).stdout.split()[0])
     run.ended = utc_now().isoformat()
@@ -85,6 +83,10 @@ def seal(host: Host, run: BackupRun) -> None:
     manifest_sum = host.run(checksum_argv(paths.partial, [MANIFEST])).stdout
     write_file(host, paths.in_partial(SUMS), sums_text + manifest_sum)
     sign_sums(host, run.request.sign_key, sums_text + manifest_sum, paths.in_partial(SIGNATURE))
+
+
+def _sums_argv(run: BackupRun) -> list[str]:
+    return checksum_argv(run.paths.partial, sealed_members(run), tree=run.archive_name == "tree")
 
 
 def sealed_members(run: BackupRun) -> list[str]:
